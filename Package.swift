@@ -1,0 +1,99 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "cruddur",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "cruddur", targets: ["cruddur"]),
+        .executable(name: "cruddur-post-confirmation", targets: ["cruddur-post-confirmation"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+    ],
+    targets: [
+        /// Activities, users, TTLs and validation: no I/O.
+        .target(name: "CruddurDomain"),
+        /// Connection settings, migrations, repositories (all SQL), the local cluster manager.
+        .target(
+            name: "CruddurDatabase",
+            dependencies: [
+                "CruddurDomain",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        /// The HTTP API: `buildApplication`, one controller per resource.
+        .target(
+            name: "CruddurAPI",
+            dependencies: [
+                "CruddurDomain",
+                "CruddurDatabase",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        /// AWS: SigV4 signer, Query-protocol client, RDS and EC2 calls.
+        .target(
+            name: "CruddurAWS",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        /// The Cognito post-confirmation handler and the Lambda Runtime API loop.
+        .target(
+            name: "CruddurLambda",
+            dependencies: [
+                "CruddurDomain",
+                "CruddurDatabase",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "cruddur-post-confirmation",
+            dependencies: ["CruddurLambda"]
+        ),
+        .executableTarget(
+            name: "cruddur",
+            dependencies: [
+                "CruddurDomain",
+                "CruddurDatabase",
+                "CruddurAPI",
+                "CruddurAWS",
+                "CruddurLambda",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "CruddurTests",
+            dependencies: [
+                "CruddurDomain",
+                "CruddurDatabase",
+                "CruddurAPI",
+                "CruddurAWS",
+                "CruddurLambda",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ]
+        ),
+    ]
+)
