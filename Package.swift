@@ -6,7 +6,6 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "cruddur", targets: ["cruddur"]),
-        .executable(name: "cruddur-post-confirmation", targets: ["cruddur-post-confirmation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -19,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         /// Activities, users, TTLs and validation: no I/O.
@@ -41,6 +41,7 @@ let package = Package(
                 "CruddurDomain",
                 "CruddurDatabase",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -55,20 +56,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        /// The Cognito post-confirmation handler and the Lambda Runtime API loop.
-        .target(
-            name: "CruddurLambda",
-            dependencies: [
-                "CruddurDomain",
-                "CruddurDatabase",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
-        .executableTarget(
-            name: "cruddur-post-confirmation",
-            dependencies: ["CruddurLambda"]
-        ),
         .executableTarget(
             name: "cruddur",
             dependencies: [
@@ -76,7 +63,6 @@ let package = Package(
                 "CruddurDatabase",
                 "CruddurAPI",
                 "CruddurAWS",
-                "CruddurLambda",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -89,8 +75,8 @@ let package = Package(
                 "CruddurDatabase",
                 "CruddurAPI",
                 "CruddurAWS",
-                "CruddurLambda",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ]

@@ -1,7 +1,87 @@
 import ArgumentParser
+import CruddurAPI
+import CruddurDatabase
+import Foundation
+import Hummingbird
+import Logging
 
-/// `cruddur serve`: runs the HTTP API.
+/// `cruddur serve`: runs the HTTP API on `HOST`:`PORT` against `CONNECTION_URL` or the local cluster.
 struct ServeCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the Cruddur HTTP API.")
-    func run() async throws {}
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the Cruddur HTTP API (on a private local PostgreSQL when CONNECTION_URL is unset).",
+        discussion: """
+            Environment: CONNECTION_URL, HOST (default 127.0.0.1), PORT (default 4567), FRONTEND_URL \
+            (default http://localhost:3000), LOG_LEVEL.
+            """
+    )
+
+    @Flag(help: "Apply pending migrations to CONNECTION_URL's database at start (the local cluster is always migrated).")
+    var migrate = false
+
+    @Option(help: "Seconds between purges of expired activities.")
+    var purgeInterval: Int = 60
+
+    func validate() throws {
+        guard (1...86_400).contains(purgeInterval) else {
+            throw ValidationError("--purge-interval must be from 1 to 86400 seconds")
+        }
+    }
+
+    func run() async throws {
+        try await reportingFailures {
+            bootstrapLogging()
+            let logger = makeLogger(label: "cruddur")
+            var configuration = try ServeSettings.fromEnvironment()
+            configuration.purgeInterval = .seconds(purgeInterval)
+            let target = try DatabaseTarget.development()
+            if case .url(let settings, let source) = target {
+                try await Self.checkSchema(settings, source: source, migrate: migrate, logger: logger)
+            }
+            let database = try await OpenedDatabase.open(target, logger: logger)
+            defer { database.close(logger: logger) }
+            let app = try buildApplication(configuration: configuration, database: database.settings, logger: logger)
+            logger.info("Cruddur is serving", metadata: [
+                "url": "http://\(configuration.host):\(configuration.port)", "database": "\(database.settings)",
+            ])
+            try await app.runService()
+        }
+    }
+
+    /// Refuses to serve a database with pending migrations unless `--migrate` says to apply them.
+    static func checkSchema(_ settings: ConnectionSettings, source: String, migrate: Bool, logger: Logger) async throws {
+        try await Database.withConnection(settings.with(applicationName: "cruddur-api"), logger: logger, operation: "checking the schema") { connection in
+            let runner = MigrationRunner(logger: logger)
+            let pending = try await runner.pending(on: connection)
+            guard !pending.isEmpty else { return }
+            guard migrate else { throw MigrationError.pendingMigrations(pending) }
+            try await runner.migrate(on: connection)
+        }
+    }
+}
+
+/// The API's settings from the environment, validated.
+enum ServeSettings {
+    static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> APIConfiguration {
+        var configuration = APIConfiguration()
+        if let host = environment["HOST"], !host.isEmpty {
+            guard host.allSatisfy({ $0.isLetter || $0.isNumber || ".:-[]".contains($0) }) else {
+                throw CommandFailure("HOST '\(host)' is not a host name or address")
+            }
+            configuration.host = host
+        }
+        if let port = environment["PORT"], !port.isEmpty {
+            guard let value = Int(port), (0...65535).contains(value) else {
+                throw CommandFailure("PORT '\(port)' is not a port number (0-65535)")
+            }
+            configuration.port = value
+        }
+        if let origin = environment["FRONTEND_URL"], !origin.isEmpty {
+            guard let url = URL(string: origin), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+                throw CommandFailure("FRONTEND_URL '\(origin)' is not an http(s) origin like http://localhost:3000")
+            }
+            configuration.frontendURL = origin.hasSuffix("/") ? String(origin.dropLast()) : origin
+        }
+        return configuration
+    }
 }

@@ -1,12 +1,5 @@
 import ArgumentParser
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Foundation
 
 /// Runs a command body and turns any error into one line on stderr and exit code 1.
 ///
@@ -27,7 +20,7 @@ func reportingFailures(_ body: () async throws -> Void) async throws {
 
 /// Writes text to stderr unbuffered.
 func writeToStandardError(_ text: String) {
-    fputs(text, stderr)
+    FileHandle.standardError.write(Data(text.utf8))
 }
 
 /// The error's description with line breaks folded, so a failure is always one line.

@@ -1,0 +1,82 @@
+import CruddurDatabase
+import HTTPTypes
+import Hummingbird
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// Everything `buildApplication` needs to know; read from the environment by the CLI, set directly by tests.
+public struct APIConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// The browser origin allowed by CORS.
+    public var frontendURL: String
+    /// How often the background purge of expired activities runs.
+    public var purgeInterval: Duration
+    public var purgeBatchSize: Int
+    /// The deadline for each database call, including waiting for a pooled connection.
+    public var queryDeadline: Duration
+    public var databasePoolSize: Int
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 4567, frontendURL: String = "http://localhost:3000",
+        purgeInterval: Duration = .seconds(60), purgeBatchSize: Int = 500,
+        queryDeadline: Duration = Database.defaultQueryDeadline, databasePoolSize: Int = 8
+    ) {
+        self.host = host
+        self.port = port
+        self.frontendURL = frontendURL
+        self.purgeInterval = purgeInterval
+        self.purgeBatchSize = purgeBatchSize
+        self.queryDeadline = queryDeadline
+        self.databasePoolSize = databasePoolSize
+    }
+}
+
+/// The request context of every route.
+public typealias AppRequestContext = BasicRequestContext
+
+/// Builds the API: the router, its controllers, and the services it runs (the Postgres pool, the purge).
+public func buildApplication(
+    configuration: APIConfiguration,
+    database: ConnectionSettings,
+    logger: Logger
+) throws -> some ApplicationProtocol {
+    let client = try Database.makeClient(
+        settings: database.with(applicationName: database.applicationName ?? "cruddur-api"),
+        maximumConnections: configuration.databasePoolSize,
+        logger: logger
+    )
+    let activities = ActivityRepository(client: client, logger: logger, deadline: configuration.queryDeadline)
+    let users = UserRepository(client: client, logger: logger, deadline: configuration.queryDeadline)
+    let router = buildRouter(configuration: configuration, activities: activities, users: users)
+    let purger = ExpiryPurger(
+        activities: activities, interval: configuration.purgeInterval, batchSize: configuration.purgeBatchSize, logger: logger
+    )
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "cruddur"),
+        services: [client, purger],
+        logger: logger
+    )
+}
+
+func buildRouter(
+    configuration: APIConfiguration, activities: ActivityRepository, users: UserRepository
+) -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: CORSMiddleware(
+        allowOrigin: .custom(configuration.frontendURL),
+        allowHeaders: [.contentType, .authorization, .idempotencyKey],
+        allowMethods: [.get, .post, .options],
+        exposedHeaders: ["Link"],
+        maxAge: .seconds(600)
+    ))
+    router.add(middleware: ExposeHeadersMiddleware(exposed: "Link"))
+    // Innermost, so errors take the API's JSON shape before CORS adds its headers to them.
+    router.add(middleware: JSONErrorMiddleware())
+    let api = router.group("api")
+    ActivitiesController(activities: activities, users: users).addRoutes(to: api.group("activities"))
+    HealthController(users: users).addRoutes(to: api.group("health"))
+    return router
+}

@@ -1,0 +1,103 @@
+import CruddurDatabase
+import CruddurDomain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// `/api/activities`: the home feed and posting.
+struct ActivitiesController<Context: RequestContext>: Sendable {
+    /// The largest request body accepted for a post (a 280-code-point message needs far less).
+    static var maximumBodySize: Int { 16 * 1024 }
+
+    let activities: ActivityRepository
+    let users: UserRepository
+
+    func addRoutes(to group: RouterGroup<Context>) {
+        group.get("home", use: home)
+        group.post(use: create)
+    }
+
+    /// `GET /api/activities/home?limit=&cursor=`: newest first, with `Link: <…>; rel="next"` on a full page.
+    @Sendable func home(_ request: Request, context: Context) async throws -> Response {
+        let query = request.uri.queryParameters
+        let feedRequest: FeedRequest
+        switch FeedRequest.parse(limit: query["limit"].map(String.init), cursor: query["cursor"].map(String.init)) {
+        case .success(let parsed):
+            feedRequest = parsed
+        case .failure(.invalidLimit):
+            throw APIError(.badRequest, code: "invalid_limit", message: "limit must be a positive whole number.")
+        case .failure(.invalidCursor):
+            throw APIError(.badRequest, code: "invalid_cursor", message: "cursor is not one this server issued.")
+        }
+        let page = try await activities.homeFeed(feedRequest)
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        if page.count == feedRequest.limit, let last = page.last {
+            headers[.link] = "</api/activities/home?limit=\(feedRequest.limit)&cursor=\(last.cursor.token)>; rel=\"next\""
+        }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: ActivityJSON.feed(page))))
+    }
+
+    /// `POST /api/activities` with `{user_handle, message, ttl}`: `200` and the created activity, or `422` and codes.
+    @Sendable func create(_ request: Request, context: Context) async throws -> Response {
+        let draft = try await Self.decodeDraft(request)
+        let activity: NewActivity
+        switch NewActivity.validate(draft) {
+        case .success(let valid):
+            activity = valid
+        case .failure(let failure):
+            var codes = failure.errors
+            if let handle = draft.userHandle, !codes.contains(.userHandleBlank), try await !users.handleExists(handle) {
+                codes.append(.userHandleNotFound)
+            }
+            throw ValidationErrorResponse(codes: codes)
+        }
+        guard let created = try await activities.create(activity) else {
+            throw ValidationErrorResponse(codes: [.userHandleNotFound])
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: ActivityJSON.created(created)))
+        )
+    }
+
+    /// The JSON body of a post; anything that is not a JSON object of optional strings is a `400`/`413`.
+    static func decodeDraft(_ request: Request) async throws -> ActivityDraft {
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: maximumBodySize)
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, code: "body_too_large", message: "The request body is larger than \(maximumBodySize) bytes.")
+        }
+        guard body.readableBytes > 0 else {
+            throw APIError(.badRequest, code: "missing_body", message: "The request needs a JSON object body.")
+        }
+        let decoded: CreateActivityBody
+        do {
+            decoded = try JSONDecoder().decode(CreateActivityBody.self, from: Data(body.readableBytesView))
+        } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
+            let field = context.codingPath.first?.stringValue
+            throw APIError(
+                .badRequest, code: "invalid_field_type",
+                message: field.map { "\($0) must be a string." } ?? "The body must be a JSON object."
+            )
+        } catch {
+            throw APIError(.badRequest, code: "invalid_json", message: "The request body is not valid JSON.")
+        }
+        for value in [decoded.user_handle, decoded.message, decoded.ttl] {
+            if let value, !value.isStorableInPostgresText {
+                throw APIError(.badRequest, code: "invalid_text", message: "Text fields must not contain NUL characters.")
+            }
+        }
+        return ActivityDraft(userHandle: decoded.user_handle, message: decoded.message, ttl: decoded.ttl)
+    }
+}
+
+/// The wire form of a post.
+private struct CreateActivityBody: Decodable {
+    let user_handle: String?
+    let message: String?
+    let ttl: String?
+}

@@ -1,0 +1,9 @@
+import HTTPTypes
+import Hummingbird
+
+extension HTTPField.Name {
+    /// `Link` (RFC 8288): the next page of the feed.
+    public static let link = Self("Link")!
+    /// `Idempotency-Key`: lets a client retry a post safely.
+    public static let idempotencyKey = Self("Idempotency-Key")!
+}

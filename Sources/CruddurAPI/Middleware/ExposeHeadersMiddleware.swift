@@ -1,0 +1,18 @@
+import HTTPTypes
+import Hummingbird
+
+/// Adds `Access-Control-Expose-Headers` to actual (non-preflight) cross-origin responses.
+///
+/// Hummingbird's `CORSMiddleware` sends it on preflight responses only, where browsers ignore it; without it
+/// on the real response a browser page cannot read the feed's `Link` header.
+struct ExposeHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
+    let exposed: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        if request.method != .options, request.headers[.origin] != nil {
+            response.headers[.accessControlExposeHeaders] = exposed
+        }
+        return response
+    }
+}

@@ -1,0 +1,117 @@
+import PostgresNIO
+
+/// A database operation that failed, described in one line without secrets or query parameters.
+public enum DatabaseError: Error, CustomStringConvertible {
+    /// The server could not be reached, or did not answer within the deadline.
+    case unavailable(operation: String, reason: String)
+    /// The server answered with an error.
+    case server(operation: String, sqlState: String, message: String)
+    /// A row did not have the expected shape.
+    case unexpectedResult(operation: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unavailable(let operation, let reason):
+            "database unavailable during \(operation): \(reason)"
+        case .server(let operation, let sqlState, let message):
+            "database error during \(operation): \(message) (SQLSTATE \(sqlState))"
+        case .unexpectedResult(let operation, let reason):
+            "unexpected database result during \(operation): \(reason)"
+        }
+    }
+
+    /// True for failures that retrying later may fix (connection loss, shutdown, timeouts).
+    public var isUnavailable: Bool {
+        switch self {
+        case .unavailable: true
+        case .server(_, let sqlState, _):
+            // 08: connection exception, 57P: operator intervention (shutdown), 53: insufficient resources.
+            sqlState.hasPrefix("08") || sqlState.hasPrefix("57P") || sqlState.hasPrefix("53")
+        case .unexpectedResult: false
+        }
+    }
+
+    /// The SQLSTATE the server sent, if any.
+    public var sqlState: String? {
+        if case .server(_, let sqlState, _) = self { return sqlState }
+        return nil
+    }
+
+    /// Converts any error thrown by PostgresNIO (or a deadline) into a `DatabaseError`.
+    public static func wrap(_ error: any Error, operation: String) -> DatabaseError {
+        switch error {
+        case let error as DatabaseError:
+            return error
+        case let error as PSQLError:
+            if let serverInfo = error.serverInfo {
+                return .server(
+                    operation: operation,
+                    sqlState: serverInfo[.sqlState] ?? "XX000",
+                    message: serverInfo[.message] ?? "unknown server error"
+                )
+            }
+            return .unavailable(operation: operation, reason: describe(error))
+        case is CancellationError:
+            return .unavailable(operation: operation, reason: "cancelled")
+        default:
+            return .unavailable(operation: operation, reason: String(describing: error))
+        }
+    }
+
+    private static func describe(_ error: PSQLError) -> String {
+        switch error.code {
+        case .connectionError:
+            let underlying = error.underlying.map { String(describing: $0) } ?? "connection failed"
+            return "cannot connect (\(underlying))"
+        case .serverClosedConnection, .uncleanShutdown:
+            return "the server closed the connection"
+        case .clientClosedConnection, .poolClosed:
+            return "the connection pool is closed"
+        case .sslUnsupported:
+            return "the server does not support TLS, which sslmode requires"
+        case .failedToAddSSLHandler:
+            return "TLS could not be set up"
+        case .unsupportedAuthMechanism, .authMechanismRequiresPassword:
+            return "the server asked for a password and none was given (set it in the URL's environment variable, PGPASSWORD or ~/.pgpass)"
+        default:
+            if let underlying = error.underlying {
+                return String(describing: underlying)
+            }
+            return "\(error.code)"
+        }
+    }
+}
+
+/// Runs `operation`, and gives up with `DatabaseError.unavailable` when it takes longer than `deadline`.
+///
+/// PostgresNIO waits for a connection indefinitely when the server is unreachable; every call goes through here.
+public func withDeadline<Result: Sendable>(
+    _ deadline: Duration,
+    operation name: String,
+    _ operation: @escaping @Sendable () async throws -> Result
+) async throws -> Result {
+    try await withThrowingTaskGroup(of: Result?.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: deadline)
+            return nil
+        }
+        defer { group.cancelAll() }
+        do {
+            guard let first = try await group.next(), let result = first else {
+                throw DatabaseError.unavailable(operation: name, reason: "no answer within \(deadline.formattedSeconds)")
+            }
+            return result
+        } catch {
+            throw DatabaseError.wrap(error, operation: name)
+        }
+    }
+}
+
+extension Duration {
+    var formattedSeconds: String {
+        let (seconds, attoseconds) = components
+        let milliseconds = attoseconds / 1_000_000_000_000_000
+        return milliseconds == 0 ? "\(seconds) s" : "\(seconds).\(String(format: "%03d", Int(milliseconds))) s"
+    }
+}

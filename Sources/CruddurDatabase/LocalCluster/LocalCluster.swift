@@ -1,0 +1,330 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A private PostgreSQL cluster run from the machine's own binaries, like embedded-postgres libraries do.
+///
+/// The cluster listens only on a unix socket in a folder only its owner can enter, so `trust` authentication
+/// admits nobody else. Every process that uses it holds a lease (a file named by its pid); the last one to
+/// leave stops the server, and a small reaper stops it when all leasing processes died without leaving.
+public struct LocalCluster: Sendable {
+    /// Where the cluster keeps its files.
+    public struct Layout: Sendable, Equatable {
+        public let stateDirectory: String
+        public let socketDirectory: String
+
+        public var dataDirectory: String { stateDirectory + "/pgdata" }
+        public var logFile: String { stateDirectory + "/postgres.log" }
+        var lockFile: String { stateDirectory + "/lock" }
+        var leasesDirectory: String { stateDirectory + "/leases" }
+        var configurationFile: String { dataDirectory + "/cruddur.conf" }
+    }
+
+    /// Settings that differ between a developer's cluster and a throwaway test cluster.
+    public struct Options: Sendable {
+        /// Delete the whole state folder when the cluster stops.
+        public var isEphemeral = false
+        /// Trade durability for speed (`fsync = off`): for throwaway clusters only.
+        public var isDurable = true
+        public var maxConnections = 100
+
+        public init(isEphemeral: Bool = false, isDurable: Bool = true, maxConnections: Int = 100) {
+            self.isEphemeral = isEphemeral
+            self.isDurable = isDurable
+            self.maxConnections = maxConnections
+        }
+    }
+
+    public static let port = 5432
+    public static let superuser = "postgres"
+
+    public let layout: Layout
+    public let binaries: PostgresBinaries
+    public let options: Options
+    let runner: CommandRunner
+
+    public init(layout: Layout, binaries: PostgresBinaries, options: Options = .init()) throws {
+        self.layout = layout
+        self.binaries = binaries
+        self.options = options
+        self.runner = CommandRunner(serverUser: try Self.serverUser())
+    }
+
+    /// The cluster of the project in `projectDirectory`: its `.cruddur` folder when the server's OS user can
+    /// reach it, else a per-project folder under `/var/tmp`.
+    public static func forProject(
+        directory projectDirectory: String = FileManager.default.currentDirectoryPath,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> LocalCluster {
+        let binaries = try PostgresBinaries.locate(environment: environment)
+        let runner = CommandRunner(serverUser: try serverUser())
+        let project = URL(fileURLWithPath: projectDirectory).standardizedFileURL.path
+        let tag = "\(URL(fileURLWithPath: project).lastPathComponent.prefix(24))-\(stableHash(project))"
+        var stateDirectory = project + "/.cruddur"
+        if runner.serverUser != nil, try runner.status("/usr/bin/test", ["-x", project]) != 0 {
+            stateDirectory = "/var/tmp/cruddur-\(tag)"
+        }
+        return try LocalCluster(layout: layout(stateDirectory: stateDirectory, tag: tag), binaries: binaries)
+    }
+
+    /// A throwaway cluster in a new temporary folder, removed when it stops.
+    public static func temporary(label: String) throws -> LocalCluster {
+        let binaries = try PostgresBinaries.locate()
+        let tag = "\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let stateDirectory = "/tmp/cruddur-\(tag)"
+        return try LocalCluster(
+            layout: layout(stateDirectory: stateDirectory, tag: tag),
+            binaries: binaries,
+            options: Options(isEphemeral: true, isDurable: false, maxConnections: 300)
+        )
+    }
+
+    private static func layout(stateDirectory: String, tag: String) -> Layout {
+        var socketDirectory = stateDirectory + "/run"
+        // A unix socket path must fit in sockaddr_un (108 bytes on Linux).
+        if (socketDirectory + "/.s.PGSQL.\(port)").utf8.count > 100 {
+            socketDirectory = "/tmp/cruddur-sock-\(stableHash(stateDirectory))"
+        }
+        return Layout(stateDirectory: stateDirectory, socketDirectory: socketDirectory)
+    }
+
+    /// The OS user the server must run as: ourselves, or `postgres` when we are root.
+    static func serverUser() throws -> String? {
+        guard geteuid() == 0 else { return nil }
+        guard getpwnam(superuser) != nil else { throw LocalClusterError.noServerUser }
+        return superuser
+    }
+
+    /// Settings to connect to a database of this cluster as its superuser.
+    public func connectionSettings(database: String) -> ConnectionSettings {
+        ConnectionSettings(
+            endpoint: .unixSocket(directory: layout.socketDirectory, port: Self.port),
+            username: Self.superuser, password: nil, database: database, sslMode: .disable
+        )
+    }
+
+    /// Initialises the cluster if needed, starts it if it is not running, and records this process as a user.
+    public func acquire(logger: Logger) throws -> LocalClusterLease {
+        try withLock {
+            try prepareDirectories()
+            if !FileManager.default.fileExists(atPath: layout.dataDirectory + "/PG_VERSION") {
+                logger.info("Creating the local PostgreSQL cluster", metadata: ["directory": "\(layout.dataDirectory)"])
+                try initialise()
+            }
+            if try !isRunning() {
+                try writeConfiguration()
+                logger.info("Starting the local PostgreSQL cluster", metadata: ["socket": "\(layout.socketDirectory)"])
+                try runner.run(binaries.pgCtl, ["start", "-D", layout.dataDirectory, "-l", layout.logFile, "-w", "-t", "60", "-s"])
+                try startReaper()
+            }
+            let lease = layout.leasesDirectory + "/\(getpid())"
+            guard FileManager.default.createFile(atPath: lease, contents: nil) else {
+                throw LocalClusterError.cannotWrite(lease)
+            }
+        }
+        return LocalClusterLease(cluster: self)
+    }
+
+    /// Whether the server is running.
+    public func isRunning() throws -> Bool {
+        guard FileManager.default.fileExists(atPath: layout.dataDirectory + "/PG_VERSION") else { return false }
+        return try runner.status(binaries.pgCtl, ["status", "-D", layout.dataDirectory]) == 0
+    }
+
+    /// Removes this process's lease and stops the server when no other live process holds one.
+    func release(logger: Logger) throws {
+        try withLock {
+            try? FileManager.default.removeItem(atPath: layout.leasesDirectory + "/\(getpid())")
+            guard liveLeaseholders().isEmpty else {
+                logger.debug("Local PostgreSQL cluster still in use; leaving it running")
+                return
+            }
+            if try isRunning() {
+                logger.info("Stopping the local PostgreSQL cluster")
+                try runner.run(binaries.pgCtl, ["stop", "-D", layout.dataDirectory, "-m", "fast", "-w", "-t", "60", "-s"])
+            }
+            if options.isEphemeral {
+                try? FileManager.default.removeItem(atPath: layout.stateDirectory)
+                try? FileManager.default.removeItem(atPath: layout.socketDirectory)
+            }
+        }
+    }
+
+    /// Pids of processes that hold a lease and are alive; stale leases are removed.
+    func liveLeaseholders() -> [Int32] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.leasesDirectory)) ?? []
+        return names.compactMap { name in
+            guard let pid = Int32(name) else { return nil }
+            if kill(pid, 0) == 0 || errno == EPERM { return pid }
+            try? FileManager.default.removeItem(atPath: layout.leasesDirectory + "/" + name)
+            return nil
+        }
+    }
+
+    private func withLock<T>(_ body: () throws -> T) throws -> T {
+        try FileManager.default.createDirectory(atPath: layout.stateDirectory, withIntermediateDirectories: true)
+        let descriptor = open(layout.lockFile, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw LocalClusterError.cannotWrite(layout.lockFile) }
+        defer { close(descriptor) }
+        guard flock(descriptor, LOCK_EX) == 0 else { throw LocalClusterError.cannotWrite(layout.lockFile) }
+        defer { flock(descriptor, LOCK_UN) }
+        return try body()
+    }
+
+    private func prepareDirectories() throws {
+        let fileManager = FileManager.default
+        try fileManager.createDirectory(atPath: layout.stateDirectory, withIntermediateDirectories: true)
+        try fileManager.createDirectory(atPath: layout.leasesDirectory, withIntermediateDirectories: true)
+        for directory in [layout.dataDirectory, layout.socketDirectory] {
+            try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            chmod(directory, 0o700)
+            try giveToServerUser(directory)
+        }
+        if !fileManager.fileExists(atPath: layout.logFile) {
+            fileManager.createFile(atPath: layout.logFile, contents: nil)
+        }
+        try giveToServerUser(layout.logFile)
+    }
+
+    private func giveToServerUser(_ path: String) throws {
+        guard let user = runner.serverUser, let entry = getpwnam(user) else { return }
+        guard chown(path, entry.pointee.pw_uid, entry.pointee.pw_gid) == 0 else { throw LocalClusterError.cannotWrite(path) }
+    }
+
+    private func initialise() throws {
+        try runner.run(binaries.initdb, [
+            "-D", layout.dataDirectory, "-U", Self.superuser, "--auth=trust", "--encoding=UTF8", "--no-locale",
+            "--no-instructions",
+        ])
+        let include = "\ninclude_if_exists = 'cruddur.conf'\n"
+        guard let handle = FileHandle(forWritingAtPath: layout.dataDirectory + "/postgresql.conf") else {
+            throw LocalClusterError.cannotWrite(layout.dataDirectory + "/postgresql.conf")
+        }
+        defer { try? handle.close() }
+        handle.seekToEndOfFile()
+        handle.write(Data(include.utf8))
+    }
+
+    /// The settings that pin the server to its private socket; rewritten at each start (folders can move).
+    private func writeConfiguration() throws {
+        var lines = [
+            "listen_addresses = ''",
+            "unix_socket_directories = '\(layout.socketDirectory.replacingOccurrences(of: "'", with: "''"))'",
+            "unix_socket_permissions = 0700",
+            "port = \(Self.port)",
+            "max_connections = \(options.maxConnections)",
+        ]
+        if !options.isDurable {
+            lines += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
+        }
+        let path = layout.configurationFile
+        guard FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8)) else {
+            throw LocalClusterError.cannotWrite(path)
+        }
+        try giveToServerUser(path)
+    }
+
+    /// A detached watcher that stops the server once every leaseholder has exited (also after a crash).
+    private func startReaper() throws {
+        let stop = runner.command(binaries.pgCtl, ["stop", "-D", layout.dataDirectory, "-m", "fast", "-w", "-t", "60", "-s"])
+        let cleanup = options.isEphemeral ? "rm -rf \"$STATE\" \"$SOCKETS\"" : ":"
+        let script = """
+            while sleep 1; do
+              [ -f "$STATE/pgdata/postmaster.pid" ] || break
+              flock -x "$STATE/lock" sh -c '
+                for f in "$1"/*; do
+                  [ -e "$f" ] || continue
+                  kill -0 "${f##*/}" 2>/dev/null && exit 1
+                  rm -f "$f"
+                done
+                shift
+                "$@" >/dev/null 2>&1
+                exit 0' reaper "$STATE/leases" "$@" && break
+            done
+            \(cleanup)
+            """
+        var environment = ProcessInfo.processInfo.environment
+        environment["STATE"] = layout.stateDirectory
+        environment["SOCKETS"] = layout.socketDirectory
+        let reaper = try Subprocess(["/usr/bin/setsid", "-f", "/bin/sh", "-c", script, "cruddur-pg-reaper"] + stop, environment: environment)
+        reaper.wait()
+    }
+}
+
+/// This process's hold on a running ``LocalCluster``.
+public final class LocalClusterLease: Sendable {
+    public let cluster: LocalCluster
+
+    init(cluster: LocalCluster) {
+        self.cluster = cluster
+    }
+
+    /// Gives the cluster up; the server stops if no other process uses it.
+    public func release(logger: Logger) {
+        do {
+            try cluster.release(logger: logger)
+        } catch {
+            logger.error("Could not stop the local PostgreSQL cluster", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Creates `database` if it does not exist; returns true when it created it.
+    @discardableResult
+    public func createDatabaseIfMissing(_ database: String, logger: Logger) async throws -> Bool {
+        let settings = cluster.connectionSettings(database: "postgres")
+        return try await Database.withConnection(settings, logger: logger, operation: "creating database \(database)") { connection in
+            let rows = try await connection.query("SELECT 1 FROM pg_database WHERE datname = \(database)", logger: logger).collect()
+            guard rows.isEmpty else { return false }
+            do {
+                try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(quoteIdentifier(database))"), logger: logger).drain()
+                return true
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42P04" {
+                return false
+            }
+        }
+    }
+}
+
+/// Quotes an SQL identifier (for the few statements, like CREATE DATABASE, that cannot bind one).
+public func quoteIdentifier(_ identifier: String) -> String {
+    "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+}
+
+/// FNV-1a: a short name for a path that is the same in every process.
+func stableHash(_ text: String) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in text.utf8 {
+        hash ^= UInt64(byte)
+        hash = hash &* 0x100_0000_01b3
+    }
+    return String(hash, radix: 16).padding(toLength: 12, withPad: "0", startingAt: 0)
+}
+
+/// Why the local cluster cannot be used.
+public enum LocalClusterError: Error, CustomStringConvertible {
+    case binariesNotFound
+    case noServerUser
+    case commandFailed(command: String, status: Int32, output: String)
+    case cannotWrite(String)
+
+    public var description: String {
+        switch self {
+        case .binariesNotFound:
+            "PostgreSQL server binaries (initdb, pg_ctl) not found: install them (Debian/Ubuntu: apt-get install postgresql) or set CONNECTION_URL to an existing database"
+        case .noServerUser:
+            "running as root, but PostgreSQL refuses to run as root and there is no 'postgres' user to run it as: create one (useradd --system postgres), run as a normal user, or set CONNECTION_URL"
+        case .commandFailed(let command, let status, let output):
+            "\(command) failed (exit \(status)): \(output.split(whereSeparator: \.isNewline).suffix(2).joined(separator: " "))"
+        case .cannotWrite(let path):
+            "cannot write \(path)"
+        }
+    }
+}

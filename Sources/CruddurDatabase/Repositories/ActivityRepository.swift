@@ -1,0 +1,95 @@
+import CruddurDomain
+import Logging
+import PostgresNIO
+
+/// Reads and writes activities. Every call has a deadline, so an unreachable database is an error in time.
+public struct ActivityRepository: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+    let deadline: Duration
+
+    public init(client: PostgresClient, logger: Logger, deadline: Duration = Database.defaultQueryDeadline) {
+        self.client = client
+        self.logger = logger
+        self.deadline = deadline
+    }
+
+    /// One page of the home feed, newest first, live activities only.
+    public func homeFeed(_ request: FeedRequest) async throws -> [FeedActivity] {
+        try await withDeadline(deadline, operation: "reading the home feed") { [client, logger] in
+            var page: [FeedActivity] = []
+            page.reserveCapacity(request.limit)
+            if let cursor = request.cursor {
+                let statement = ActivityStatements.HomeFeedAfterCursor(
+                    createdAt: cursor.createdAt.iso8601, uuid: cursor.uuid, limit: Int64(request.limit)
+                )
+                for try await row in try await client.execute(statement, logger: logger) {
+                    page.append(ActivityStatements.feedActivity(row))
+                }
+            } else {
+                let statement = ActivityStatements.HomeFeedFirstPage(limit: Int64(request.limit))
+                for try await row in try await client.execute(statement, logger: logger) {
+                    page.append(ActivityStatements.feedActivity(row))
+                }
+            }
+            return page
+        }
+    }
+
+    /// Creates an activity; nil when no user has the handle.
+    public func create(_ activity: NewActivity) async throws -> CreatedActivity? {
+        try await withDeadline(deadline, operation: "creating an activity") { [client, logger] in
+            let statement = ActivityStatements.CreateByHandle(
+                handle: activity.userHandle, message: activity.message, ttlSeconds: Int64(activity.ttl.seconds)
+            )
+            for try await row in try await client.execute(statement, logger: logger) {
+                return CreatedActivity(
+                    uuid: row.0, displayName: row.1, handle: row.2, message: row.3,
+                    createdAt: Timestamp(microsecondsSinceEpoch: row.4), expiresAt: Timestamp(microsecondsSinceEpoch: row.5)
+                )
+            }
+            return nil
+        }
+    }
+
+    /// Deletes up to `batchSize` expired activities; returns how many went.
+    public func purgeExpired(batchSize: Int) async throws -> Int {
+        try await withDeadline(deadline, operation: "purging expired activities") { [client, logger] in
+            var deleted = 0
+            for try await count in try await client.execute(ActivityStatements.PurgeExpired(limit: Int64(batchSize)), logger: logger) {
+                deleted = Int(count)
+            }
+            return deleted
+        }
+    }
+}
+
+/// Reads users.
+public struct UserRepository: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+    let deadline: Duration
+
+    public init(client: PostgresClient, logger: Logger, deadline: Duration = Database.defaultQueryDeadline) {
+        self.client = client
+        self.logger = logger
+        self.deadline = deadline
+    }
+
+    /// Whether some user has this handle.
+    public func handleExists(_ handle: String) async throws -> Bool {
+        try await withDeadline(deadline, operation: "looking up a user") { [client, logger] in
+            for try await exists in try await client.execute(UserStatements.HandleExists(handle: handle), logger: logger) {
+                return exists
+            }
+            return false
+        }
+    }
+
+    /// Answers when the database does (`SELECT 1`).
+    public func ping() async throws {
+        try await withDeadline(deadline, operation: "checking the database") { [client, logger] in
+            try await client.query("SELECT 1", logger: logger).drain()
+        }
+    }
+}

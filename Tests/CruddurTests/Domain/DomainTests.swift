@@ -1,0 +1,67 @@
+import CruddurDomain
+import Testing
+
+@Suite("Domain: validation, TTLs, timestamps, feed requests")
+struct DomainTests {
+    @Test("every TTL the seed offers, with its length")
+    func ttls() {
+        let expected: [String: Int] = [
+            "30-days": 2_592_000, "7-days": 604_800, "3-days": 259_200, "1-day": 86_400,
+            "12-hours": 43_200, "3-hours": 10_800, "1-hour": 3_600,
+        ]
+        #expect(TimeToLive.allCases.count == 7)
+        for ttl in TimeToLive.allCases {
+            #expect(expected[ttl.rawValue] == ttl.seconds)
+        }
+    }
+
+    @Test("all applicable codes at once, in the seed's order")
+    func allCodes() {
+        let result = NewActivity.validate(ActivityDraft(userHandle: nil, message: nil, ttl: nil))
+        #expect(result == .failure(ValidationFailure(errors: [.messageBlank, .userHandleBlank, .ttlBlank])))
+        let spaces = NewActivity.validate(ActivityDraft(userHandle: "  ", message: " \n\t", ttl: "2-days"))
+        #expect(spaces == .failure(ValidationFailure(errors: [.messageBlank, .userHandleBlank, .ttlBlank])))
+    }
+
+    @Test("280 code points pass, 281 fail, counted as Python counts (not UTF-16, not graphemes)")
+    func messageLength() throws {
+        let family = "👨‍👩‍👧" // 5 code points, 1 grapheme, 8 UTF-16 units
+        let exactly280 = String(repeating: family, count: 56)
+        #expect(exactly280.unicodeScalars.count == 280)
+        #expect(try NewActivity.validate(ActivityDraft(userHandle: "a", message: exactly280, ttl: "1-hour")).get().message == exactly280)
+        let over = exactly280 + "x"
+        #expect(NewActivity.validate(ActivityDraft(userHandle: "a", message: over, ttl: "1-hour"))
+            == .failure(ValidationFailure(errors: [.messageExceedMaxChars])))
+    }
+
+    @Test("ISO-8601 with microseconds, across dates before and after the epoch")
+    func timestamps() {
+        #expect(Timestamp(microsecondsSinceEpoch: 0).iso8601 == "1970-01-01T00:00:00.000000Z")
+        #expect(Timestamp(microsecondsSinceEpoch: 1_795_689_177_123_456).iso8601 == "2026-11-26T10:32:57.123456Z")
+        #expect(Timestamp(microsecondsSinceEpoch: 951_782_400_000_001).iso8601 == "2000-02-29T00:00:00.000001Z")
+        #expect(Timestamp(microsecondsSinceEpoch: -1).iso8601 == "1969-12-31T23:59:59.999999Z")
+    }
+
+    @Test("limit: default, clamp, and refusals", arguments: ["0", "-1", "abc", "1.5", "", " 5", "1e3", "+5", "00"])
+    func badLimits(raw: String) {
+        #expect(FeedRequest.parse(limit: raw, cursor: nil) == .failure(.invalidLimit(raw)))
+    }
+
+    @Test("limit clamps to the cap, as Mastodon does")
+    func limits() throws {
+        #expect(try FeedRequest.parse(limit: nil, cursor: nil).get().limit == 20)
+        #expect(try FeedRequest.parse(limit: "7", cursor: nil).get().limit == 7)
+        #expect(try FeedRequest.parse(limit: "1000", cursor: nil).get().limit == FeedRequest.maximumLimit)
+        #expect(try FeedRequest.parse(limit: "99999999999999999999999", cursor: nil).get().limit == FeedRequest.maximumLimit)
+    }
+
+    @Test("cursor tokens round-trip and garbage is refused")
+    func cursors() throws {
+        let cursor = FeedCursor(createdAt: Timestamp(microsecondsSinceEpoch: 1_700_000_000_123_456), uuid: "0b5e5d1c-5eed-4c0d-a7a1-000000000001")
+        #expect(FeedCursor(token: cursor.token) == cursor)
+        for bad in ["", "_", "1_2", "x_0b5e5d1c-5eed-4c0d-a7a1-000000000001", "-5_0b5e5d1c-5eed-4c0d-a7a1-000000000001",
+                    "1_0b5e5d1c-5eed-4c0d-a7a1-00000000000g", "1_0b5e5d1c-5eed-4c0d-a7a1-000000000001_2", "1_'; DROP TABLE users"] {
+            #expect(FeedCursor(token: bad) == nil)
+        }
+    }
+}

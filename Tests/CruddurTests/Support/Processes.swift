@@ -1,0 +1,104 @@
+import AsyncHTTPClient
+import CruddurDatabase
+import Foundation
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The folder holding the built products (`cruddur`, the test bundle).
+var productsDirectory: URL {
+    URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+}
+
+/// The built `cruddur` executable (`swift build` makes it before the tests run).
+var cruddurExecutable: String {
+    productsDirectory.appendingPathComponent("cruddur").path
+}
+
+/// A TCP port nothing listens on right now.
+func freePort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    try withUnsafeMutablePointer(to: &address) { pointer in
+        try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+            guard bind(descriptor, socketAddress, length) == 0, getsockname(descriptor, socketAddress, &length) == 0 else {
+                throw POSIXError(.EADDRINUSE)
+            }
+        }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// A child process whose output is captured to a file, killed at the latest when the test ends.
+final class ChildProcess: Sendable {
+    let subprocess: Subprocess
+    let outputPath: String
+
+    init(_ executable: String, _ arguments: [String], environment: [String: String], directory: String? = nil) throws {
+        outputPath = NSTemporaryDirectory() + "cruddur-child-\(UUID().uuidString).log"
+        subprocess = try Subprocess([executable] + arguments, environment: environment, directory: directory, outputPath: outputPath)
+    }
+
+    var pid: Int32 { subprocess.pid }
+
+    var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+
+    func signal(_ signal: Int32) { subprocess.signal(signal) }
+
+    /// Waits for exit up to `timeout`; returns the exit status, or nil if still running.
+    func waitForExit(timeout: Duration) async -> Int32? {
+        await subprocess.wait(timeout: timeout)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: outputPath)
+    }
+}
+
+/// The environment of this process without the variables that would point `cruddur` elsewhere.
+func cleanEnvironment(_ overrides: [String: String] = [:]) -> [String: String] {
+    var environment = ProcessInfo.processInfo.environment
+    for name in ["CONNECTION_URL", "PROD_CONNECTION_URL", "PORT", "HOST", "AWS_COGNITO_USER_POOL_ID", "PGPASSWORD"] {
+        environment.removeValue(forKey: name)
+    }
+    return environment.merging(overrides) { $1 }
+}
+
+/// A small HTTP client for talking to a `cruddur serve` child process.
+struct HTTP {
+    struct Reply {
+        let status: Int
+        let headers: [(String, String)]
+        let body: String
+    }
+
+    static func request(_ method: String, _ url: String, body: String? = nil, headers: [(String, String)] = []) async throws -> Reply {
+        var request = HTTPClientRequest(url: url)
+        request.method = .init(rawValue: method)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let bytes = try await response.body.collect(upTo: 10 * 1024 * 1024)
+        return Reply(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, body: String(buffer: bytes))
+    }
+
+    /// Polls `url` until it answers 200 or the timeout passes.
+    static func waitUntilHealthy(_ url: String, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let reply = try? await request("GET", url), reply.status == 200 { return true }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        return false
+    }
+}

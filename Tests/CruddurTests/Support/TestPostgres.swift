@@ -1,0 +1,88 @@
+import CruddurDatabase
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The test run's throwaway PostgreSQL cluster (started once, by the project's own cluster manager),
+/// and a fresh database for each suite that asks.
+actor TestPostgres {
+    static let shared = TestPostgres()
+
+    static let logger: Logger = {
+        var logger = Logger(label: "cruddur-tests")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    private var starting: Task<(LocalClusterLease, String), any Error>?
+
+    /// A new migrated database (seeded when asked) on the shared cluster.
+    func makeDatabase(seeded: Bool = false) async throws -> ConnectionSettings {
+        let (lease, template) = try await start()
+        let name = "t_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16))"
+        let admin = lease.cluster.connectionSettings(database: "postgres")
+        try await Database.withConnection(admin, logger: Self.logger, operation: "creating a test database") { connection in
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "CREATE DATABASE \(quoteIdentifier(name)) TEMPLATE \(quoteIdentifier(template))"),
+                logger: Self.logger
+            ).collect()
+        }
+        let settings = lease.cluster.connectionSettings(database: name)
+        if seeded {
+            try await Database.withConnection(settings, logger: Self.logger, operation: "seeding") { connection in
+                try await SeedData.load(on: connection, logger: Self.logger)
+            }
+        }
+        return settings
+    }
+
+    /// An empty database (no migrations), for the migration and CLI tests.
+    func makeEmptyDatabase() async throws -> ConnectionSettings {
+        let (lease, _) = try await start()
+        let name = "e_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16))"
+        _ = try await lease.createDatabaseIfMissing(name, logger: Self.logger)
+        return lease.cluster.connectionSettings(database: name)
+    }
+
+    /// The cluster itself.
+    func cluster() async throws -> LocalCluster {
+        try await start().0.cluster
+    }
+
+    /// Starts the cluster once, however many suites ask at the same time.
+    private func start() async throws -> (LocalClusterLease, String) {
+        if let starting { return try await starting.value }
+        let task = Task { try await Self.startCluster() }
+        starting = task
+        return try await task.value
+    }
+
+    private static func startCluster() async throws -> (LocalClusterLease, String) {
+        let cluster = try LocalCluster.temporary(label: "tests")
+        let lease = try cluster.acquire(logger: logger)
+        let template = "cruddur_template"
+        _ = try await lease.createDatabaseIfMissing(template, logger: logger)
+        try await Database.withConnection(
+            cluster.connectionSettings(database: template), logger: logger, operation: "migrating the template"
+        ) { connection in
+            try await MigrationRunner(logger: logger).migrate(on: connection)
+        }
+        return (lease, template)
+    }
+}
+
+/// Runs SQL on a test database with a single connection.
+func withTestConnection<Result: Sendable>(
+    _ settings: ConnectionSettings,
+    _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+) async throws -> Result {
+    try await Database.withConnection(settings, logger: TestPostgres.logger, operation: "test query", body)
+}
+
+/// `SELECT count(*) FROM activities`.
+func activityCount(_ settings: ConnectionSettings) async throws -> Int {
+    try await withTestConnection(settings) { connection in
+        let rows = try await connection.query("SELECT count(*)::int8 FROM public.activities", logger: TestPostgres.logger).collect()
+        return Int(try rows[0].decode(Int64.self))
+    }
+}
