@@ -6,6 +6,6 @@ struct Cruddur: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cruddur",
         abstract: "Cruddur: ephemeral micro-blogging on PostgreSQL.",
-        subcommands: [ServeCommand.self, RDSCommand.self]
+        subcommands: [ServeCommand.self, DBCommand.self, RDSCommand.self]
     )
 }

@@ -183,7 +183,7 @@ public struct ConnectionSettings: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A connection URL or setting that cannot be used, described without secrets.
-public enum ConnectionSettingsError: Error, Equatable, CustomStringConvertible {
+public enum ConnectionSettingsError: CruddurError, Equatable {
     case invalidURL(String)
     case unsupportedParameter(String)
     case invalidSSLMode(String)

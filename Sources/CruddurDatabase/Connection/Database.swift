@@ -38,7 +38,7 @@ public enum Database {
             return result
         } catch {
             try? await connection.close()
-            throw DatabaseError.wrap(error, operation: operation)
+            throw DatabaseError.translate(error, operation: operation)
         }
     }
 }

@@ -1,7 +1,10 @@
 import PostgresNIO
 
 /// A database operation that failed, described in one line without secrets or query parameters.
-public enum DatabaseError: Error, CustomStringConvertible {
+/// An error of Cruddur's own: it already describes itself in one human line, so it is never re-wrapped.
+public protocol CruddurError: Error, CustomStringConvertible {}
+
+public enum DatabaseError: CruddurError {
     /// The server could not be reached, or did not answer within the deadline.
     case unavailable(operation: String, reason: String)
     /// The server answered with an error.
@@ -58,6 +61,11 @@ public enum DatabaseError: Error, CustomStringConvertible {
         }
     }
 
+    /// Errors from PostgresNIO, its pool and NIO as `DatabaseError`; Cruddur's own errors pass through unchanged.
+    public static func translate(_ error: any Error, operation: String) -> any Error {
+        error is any CruddurError ? error : wrap(error, operation: operation)
+    }
+
     private static func describe(_ error: PSQLError) -> String {
         switch error.code {
         case .connectionError:
@@ -103,7 +111,7 @@ public func withDeadline<Result: Sendable>(
             }
             return result
         } catch {
-            throw DatabaseError.wrap(error, operation: name)
+            throw DatabaseError.translate(error, operation: name)
         }
     }
 }

@@ -35,11 +35,15 @@ public struct LocalCluster: Sendable {
         /// Trade durability for speed (`fsync = off`): for throwaway clusters only.
         public var isDurable = true
         public var maxConnections = 100
+        /// Require this password (SCRAM) for the superuser instead of trusting the private socket;
+        /// for clusters that stand in for a remote server in tests.
+        public var superuserPassword: String?
 
-        public init(isEphemeral: Bool = false, isDurable: Bool = true, maxConnections: Int = 100) {
+        public init(isEphemeral: Bool = false, isDurable: Bool = true, maxConnections: Int = 100, superuserPassword: String? = nil) {
             self.isEphemeral = isEphemeral
             self.isDurable = isDurable
             self.maxConnections = maxConnections
+            self.superuserPassword = superuserPassword
         }
     }
 
@@ -76,14 +80,14 @@ public struct LocalCluster: Sendable {
     }
 
     /// A throwaway cluster in a new temporary folder, removed when it stops.
-    public static func temporary(label: String) throws -> LocalCluster {
+    public static func temporary(label: String, superuserPassword: String? = nil) throws -> LocalCluster {
         let binaries = try PostgresBinaries.locate()
         let tag = "\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let stateDirectory = "/tmp/cruddur-\(tag)"
         return try LocalCluster(
             layout: layout(stateDirectory: stateDirectory, tag: tag),
             binaries: binaries,
-            options: Options(isEphemeral: true, isDurable: false, maxConnections: 300)
+            options: Options(isEphemeral: true, isDurable: false, maxConnections: 300, superuserPassword: superuserPassword)
         )
     }
 
@@ -107,7 +111,7 @@ public struct LocalCluster: Sendable {
     public func connectionSettings(database: String) -> ConnectionSettings {
         ConnectionSettings(
             endpoint: .unixSocket(directory: layout.socketDirectory, port: Self.port),
-            username: Self.superuser, password: nil, database: database, sslMode: .disable
+            username: Self.superuser, password: options.superuserPassword, database: database, sslMode: .disable
         )
     }
 
@@ -200,10 +204,19 @@ public struct LocalCluster: Sendable {
     }
 
     private func initialise() throws {
-        try runner.run(binaries.initdb, [
-            "-D", layout.dataDirectory, "-U", Self.superuser, "--auth=trust", "--encoding=UTF8", "--no-locale",
-            "--no-instructions",
-        ])
+        var arguments = ["-D", layout.dataDirectory, "-U", Self.superuser, "--encoding=UTF8", "--no-locale", "--no-instructions"]
+        let passwordFile = layout.stateDirectory + "/initdb-password"
+        if let password = options.superuserPassword {
+            guard FileManager.default.createFile(atPath: passwordFile, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw LocalClusterError.cannotWrite(passwordFile)
+            }
+            try giveToServerUser(passwordFile)
+            arguments += ["--auth=scram-sha-256", "--pwfile=\(passwordFile)"]
+        } else {
+            arguments += ["--auth=trust"]
+        }
+        defer { try? FileManager.default.removeItem(atPath: passwordFile) }
+        try runner.run(binaries.initdb, arguments)
         let include = "\ninclude_if_exists = 'cruddur.conf'\n"
         guard let handle = FileHandle(forWritingAtPath: layout.dataDirectory + "/postgresql.conf") else {
             throw LocalClusterError.cannotWrite(layout.dataDirectory + "/postgresql.conf")
@@ -309,7 +322,7 @@ func stableHash(_ text: String) -> String {
 }
 
 /// Why the local cluster cannot be used.
-public enum LocalClusterError: Error, CustomStringConvertible {
+public enum LocalClusterError: CruddurError {
     case binariesNotFound
     case noServerUser
     case commandFailed(command: String, status: Int32, output: String)

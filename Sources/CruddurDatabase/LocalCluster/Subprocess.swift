@@ -17,17 +17,20 @@ public final class Subprocess: @unchecked Sendable {
     private let lock = NSLock()
     private var exitStatus: Int32?
 
-    /// Starts `argv` with stdin from /dev/null and stdout and stderr appended to `outputPath` (or /dev/null).
+    /// Starts `argv` with stdin from /dev/null and stdout and stderr appended to `outputPath` (or /dev/null);
+    /// with `inheritingTerminal`, the child shares this process's standard streams instead (e.g. `psql`).
     public init(
-        _ argv: [String], environment: [String: String]? = nil, directory: String? = nil, outputPath: String? = nil
+        _ argv: [String], environment: [String: String]? = nil, directory: String? = nil, outputPath: String? = nil,
+        inheritingTerminal: Bool = false
     ) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        let output = outputPath ?? "/dev/null"
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if !inheritingTerminal {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, outputPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o600)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

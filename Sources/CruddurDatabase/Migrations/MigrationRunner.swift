@@ -126,7 +126,7 @@ public struct MigrationRunner: Sendable {
 }
 
 /// A schema state the runner cannot work with.
-public enum MigrationError: Error, CustomStringConvertible {
+public enum MigrationError: CruddurError {
     case unknownAppliedVersion(Int)
     case pendingMigrations([Migration])
 

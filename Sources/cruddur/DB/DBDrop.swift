@@ -1,0 +1,21 @@
+import ArgumentParser
+import CruddurDatabase
+
+/// `cruddur db drop` (seed: `bin/db-drop`).
+struct DBDrop: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "drop", abstract: "Drop the target's database.")
+
+    @OptionGroup var target: TargetOptions
+    @OptionGroup var confirmation: ProductionConfirmation
+
+    func run() async throws {
+        try await reportingFailures {
+            let logger = makeCommandLogger()
+            let opened = try await target.open(logger: logger)
+            defer { opened.close(logger: logger) }
+            try confirmation.check(opened, action: "drop the database")
+            try await DatabaseAdministration(logger: logger).drop(opened.settings)
+            print("Dropped database \(opened.settings.database)")
+        }
+    }
+}
