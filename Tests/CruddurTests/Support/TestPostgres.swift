@@ -21,11 +21,14 @@ actor TestPostgres {
         let (lease, template) = try await start()
         let name = "t_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16))"
         let admin = lease.cluster.connectionSettings(database: "postgres")
-        try await Database.withConnection(admin, logger: Self.logger, operation: "creating a test database") { connection in
-            try await connection.query(
-                PostgresQuery(unsafeSQL: "CREATE DATABASE \(quoteIdentifier(name)) TEMPLATE \(quoteIdentifier(template))"),
-                logger: Self.logger
-            ).collect()
+        try await Self.retryingWhileTemplateBusy {
+            try await Database.withConnection(admin, logger: Self.logger, operation: "creating a test database") { connection in
+                try await connection.query(
+                    PostgresQuery(unsafeSQL: "CREATE DATABASE \(quoteIdentifier(name)) TEMPLATE \(quoteIdentifier(template))"),
+                    logger: Self.logger
+                ).collect()
+                return
+            }
         }
         let settings = lease.cluster.connectionSettings(database: name)
         if seeded {
@@ -34,6 +37,19 @@ actor TestPostgres {
             }
         }
         return settings
+    }
+
+    /// Retries `body` while PostgreSQL says the template is in use (SQLSTATE 55006): the backend that
+    /// migrated it may take a moment to exit on a loaded machine.
+    private static func retryingWhileTemplateBusy(_ body: () async throws -> Void) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while true {
+            do {
+                return try await body()
+            } catch let error as DatabaseError where error.sqlState == "55006" && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
     }
 
     /// An empty database (no migrations), for the migration and CLI tests.

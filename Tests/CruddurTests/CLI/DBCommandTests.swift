@@ -1,0 +1,366 @@
+import CruddurDatabase
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs `cruddur db …` as a child process and returns its exit status and combined output.
+private func db(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws -> (status: Int32?, output: String) {
+    let child = try ChildProcess(cruddurExecutable, ["db"] + arguments, environment: cleanEnvironment(environment))
+    let status = await child.waitForExit(timeout: timeout)
+    if status == nil { child.signal(SIGKILL) }
+    return (status, child.output)
+}
+
+/// A libpq URL for a database on a unix-socket cluster, optionally with a password.
+private func socketURL(_ settings: ConnectionSettings, database: String? = nil, password: String? = nil) throws -> String {
+    guard case .unixSocket(let directory, _) = settings.endpoint else {
+        throw CommandTestError("the test cluster is expected to listen on a unix socket")
+    }
+    let host = directory.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+    let credentials = password.map { "postgres:\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)" } ?? "postgres"
+    return "postgresql://\(credentials)@\(host)/\(database ?? settings.database)"
+}
+
+private struct CommandTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+private func lines(_ output: String) -> [Substring] {
+    output.split(whereSeparator: \.isNewline)
+}
+
+private func freshName(_ prefix: String) -> String {
+    "\(prefix)_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12))"
+}
+
+private func count(_ table: String, in settings: ConnectionSettings) async throws -> Int {
+    try await withTestConnection(settings) { connection in
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: "SELECT count(*)::int FROM \(table)"), logger: TestPostgres.logger)
+        for try await value in rows.decode(Int.self) { return value }
+        return -1
+    }
+}
+
+private func databaseExists(_ name: String, cluster settings: ConnectionSettings) async throws -> Bool {
+    try await withTestConnection(settings.with(database: "postgres")) { connection in
+        let rows = try await connection.query("SELECT count(*)::int FROM pg_database WHERE datname = \(name)", logger: TestPostgres.logger)
+        for try await value in rows.decode(Int.self) { return value == 1 }
+        return false
+    }
+}
+
+@Suite("cruddur db: the seed's bin/db-* scripts as one CLI, on real clusters", .serialized)
+struct DBCommandTests {
+    @Test("db --help lists every command with a one-line description")
+    func help() async throws {
+        let (status, output) = try await db(["--help"])
+        #expect(status == 0)
+        for command in ["create", "drop", "schema-load", "migrate", "rollback", "status", "seed", "setup", "reset", "connect", "sessions", "wait"] {
+            #expect(output.contains("  \(command) "), "missing \(command) in:\n\(output)")
+        }
+    }
+
+    @Test("setup → status → rollback → migrate → seed twice → reset → drop, on CONNECTION_URL")
+    func roundTrip() async throws {
+        let cluster = try await TestPostgres.shared.makeDatabase()
+        let name = freshName("cli")
+        let url = try socketURL(cluster, database: name)
+        let environment = ["CONNECTION_URL": url]
+        let settings = cluster.with(database: name)
+
+        let setup = try await db(["setup"], environment: environment)
+        #expect(setup.status == 0, "\(setup.output)")
+        #expect(setup.output.contains("Created database \(name)"))
+        #expect(try await count("users", in: settings) == 2)
+        let seededActivities = try await count("activities", in: settings)
+        #expect(seededActivities > 0)
+
+        let status = try await db(["status", "--exit-code"], environment: environment)
+        #expect(status.status == 0, "\(status.output)")
+        #expect(status.output.contains("applied") && !status.output.contains("pending"))
+
+        let rollback = try await db(["rollback"], environment: environment)
+        #expect(rollback.status == 0, "\(rollback.output)")
+        let pending = try await db(["status", "--exit-code"], environment: environment)
+        #expect(pending.status == 1)
+        #expect(pending.output.contains("pending"))
+        let tablesAfterRollback = try await withTestConnection(settings) { connection in
+            let rows = try await connection.query("SELECT count(*)::int FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('users', 'activities')", logger: TestPostgres.logger)
+            for try await value in rows.decode(Int.self) { return value }
+            return -1
+        }
+        #expect(tablesAfterRollback == 0)
+
+        let migrate = try await db(["migrate"], environment: environment)
+        #expect(migrate.status == 0, "\(migrate.output)")
+        #expect(try await db(["status", "--exit-code"], environment: environment).status == 0)
+
+        for _ in 0..<2 {
+            let seed = try await db(["seed"], environment: environment)
+            #expect(seed.status == 0, "\(seed.output)")
+        }
+        #expect(try await count("users", in: settings) == 2)
+        #expect(try await count("activities", in: settings) == seededActivities)
+
+        try await withTestConnection(settings) { connection in
+            try await connection.query("DELETE FROM activities", logger: TestPostgres.logger).collect()
+        }
+        let reset = try await db(["reset"], environment: environment)
+        #expect(reset.status == 0, "\(reset.output)")
+        #expect(try await count("activities", in: settings) == seededActivities)
+
+        let drop = try await db(["drop"], environment: environment)
+        #expect(drop.status == 0, "\(drop.output)")
+        #expect(try await !databaseExists(name, cluster: cluster))
+        let dropAgain = try await db(["drop"], environment: environment)
+        #expect(dropAgain.status == 1)
+        #expect(lines(dropAgain.output).count == 1, "\(dropAgain.output)")
+        #expect(dropAgain.output.hasPrefix("cruddur: ") && dropAgain.output.contains("does not exist"), "\(dropAgain.output)")
+
+        let create = try await db(["create"], environment: environment)
+        #expect(create.status == 0, "\(create.output)")
+        let createAgain = try await db(["create"], environment: environment)
+        #expect(createAgain.status == 1)
+        #expect(lines(createAgain.output).count == 1 && createAgain.output.contains("already exists"), "\(createAgain.output)")
+        #expect(try await db(["drop"], environment: environment).status == 0)
+    }
+
+    @Test("rollback --steps and migrate are symmetric; a bad --steps is refused before connecting")
+    func rollbackSteps() async throws {
+        let database = try await TestPostgres.shared.makeDatabase()
+        let environment = ["CONNECTION_URL": try socketURL(database)]
+        let rollback = try await db(["rollback", "--steps", "1"], environment: environment)
+        #expect(rollback.status == 0, "\(rollback.output)")
+        let nothingLeft = try await db(["rollback"], environment: environment)
+        #expect(nothingLeft.status == 0, "\(nothingLeft.output)")
+        #expect(nothingLeft.output.contains("No applied migrations to revert"), "\(nothingLeft.output)")
+        for steps in ["0", "-1", "many"] {
+            let bad = try await db(["rollback", "--steps", steps], environment: environment)
+            #expect(bad.status == 64)
+            #expect(lines(bad.output).count == 1 && bad.output.hasPrefix("cruddur: ") && bad.output.contains("steps"), "\(bad.output)")
+        }
+        #expect(try await db(["migrate"], environment: environment).status == 0)
+    }
+
+    @Test("schema-load fills an empty database, refuses a database with tables, and --force reloads")
+    func schemaLoad() async throws {
+        let empty = try await TestPostgres.shared.makeEmptyDatabase()
+        let environment = ["CONNECTION_URL": try socketURL(empty)]
+        let load = try await db(["schema-load"], environment: environment)
+        #expect(load.status == 0, "\(load.output)")
+        #expect(try await count("users", in: empty) == 0)
+
+        try await withTestConnection(empty) { connection in
+            try await SeedData.load(on: connection, logger: TestPostgres.logger)
+        }
+        let refused = try await db(["schema-load"], environment: environment)
+        #expect(refused.status == 1)
+        #expect(lines(refused.output).count == 1 && refused.output.contains("--force"), "\(refused.output)")
+        #expect(try await count("users", in: empty) == 2)
+
+        let forced = try await db(["schema-load", "--force"], environment: environment)
+        #expect(forced.status == 0, "\(forced.output)")
+        #expect(try await count("users", in: empty) == 0)
+        #expect(try await db(["status", "--exit-code"], environment: environment).status == 0)
+    }
+
+    @Test("bad targets: --prod without PROD_CONNECTION_URL, a password in --url, a malformed URL, an unreachable server")
+    func badTargets() async throws {
+        let noProd = try await db(["status", "--prod"])
+        #expect(noProd.status != 0 && noProd.status != nil)
+        #expect(lines(noProd.output).count == 1 && noProd.output.contains("PROD_CONNECTION_URL"), "\(noProd.output)")
+
+        let withPassword = try await db(["status", "--url", "postgresql://app:hunter2secret@127.0.0.1/cruddur"])
+        #expect(withPassword.status != 0 && withPassword.status != nil)
+        #expect(withPassword.output.contains("password"), "\(withPassword.output)")
+        #expect(!withPassword.output.contains("hunter2secret"))
+
+        let malformed = try await db(["status"], environment: ["CONNECTION_URL": "mysql://u:topsecretpw@host/db"])
+        #expect(malformed.status == 1)
+        #expect(lines(malformed.output).count == 1, "\(malformed.output)")
+        #expect(!malformed.output.contains("topsecretpw"))
+
+        let port = try freePort()
+        let unreachable = try await db(["status"], environment: ["CONNECTION_URL": "postgresql://u:topsecretpw@127.0.0.1:\(port)/db"])
+        #expect(unreachable.status == 1)
+        #expect(lines(unreachable.output).count == 1, "\(unreachable.output)")
+        #expect(!unreachable.output.contains("topsecretpw"))
+
+        let started = ContinuousClock.now
+        let wait = try await db(["wait", "--timeout", "2"], environment: ["CONNECTION_URL": "postgresql://u@127.0.0.1:\(port)/db"])
+        #expect(wait.status == 1)
+        #expect(ContinuousClock.now - started < .seconds(15))
+        #expect(wait.output.contains("did not accept connections within 2 s"), "\(wait.output)")
+    }
+
+    @Test("wait and sessions on a live server: sessions shows who is connected")
+    func waitAndSessions() async throws {
+        let database = try await TestPostgres.shared.makeDatabase()
+        let environment = ["CONNECTION_URL": try socketURL(database)]
+        let wait = try await db(["wait", "--timeout", "5"], environment: environment)
+        #expect(wait.status == 0, "\(wait.output)")
+        #expect(wait.output.contains("accepts connections"))
+
+        let sessions = try await db(["sessions", "--wait", "5"], environment: environment)
+        #expect(sessions.status == 0, "\(sessions.output)")
+        let header = lines(sessions.output).first.map(String.init) ?? ""
+        for column in ["process_id", "user", "db", "client_addr", "app", "state"] {
+            #expect(header.contains(column), "\(header)")
+        }
+        #expect(sessions.output.contains("cruddur-cli"), "\(sessions.output)")
+    }
+}
+
+/// A second throwaway cluster with a password, standing in for RDS behind PROD_CONNECTION_URL.
+@Suite("cruddur db --prod against a password-protected stand-in cluster", .serialized)
+struct DBProductionTests {
+    static let password = "pr0d-Secret:with@odd/chars"
+    static let appRolePassword = "app-r0le-Secret"
+
+    /// Starts the stand-in once for the suite; every test uses its own database on it.
+    actor StandIn {
+        static let shared = StandIn()
+        private var lease: LocalClusterLease?
+
+        func cluster() throws -> LocalCluster {
+            if let lease { return lease.cluster }
+            let cluster = try LocalCluster.temporary(label: "prod", superuserPassword: DBProductionTests.password)
+            lease = try cluster.acquire(logger: TestPostgres.logger)
+            return cluster
+        }
+    }
+
+    func productionEnvironment(database: String) async throws -> (environment: [String: String], settings: ConnectionSettings) {
+        let cluster = try await StandIn.shared.cluster()
+        let settings = cluster.connectionSettings(database: database)
+        let url = try socketURL(settings, password: Self.password)
+        return (["PROD_CONNECTION_URL": url, "CRUDDUR_APP_ROLE_PASSWORD": Self.appRolePassword], settings)
+    }
+
+    @Test("setup --prod migrates without seeding; destructive commands need --yes-i-mean-production")
+    func productionGuard() async throws {
+        let name = freshName("prod")
+        let (environment, settings) = try await productionEnvironment(database: name)
+        var outputs: [String] = []
+
+        let setup = try await db(["setup", "--prod"], environment: environment)
+        outputs.append(setup.output)
+        #expect(setup.status == 0, "\(setup.output)")
+        #expect(try await count("users", in: settings) == 0)
+
+        for arguments in [["drop", "--prod"], ["reset", "--prod"], ["rollback", "--prod"], ["schema-load", "--force", "--prod"], ["seed", "--prod"]] {
+            let refused = try await db(arguments, environment: environment)
+            outputs.append(refused.output)
+            #expect(refused.status == 1, "\(arguments): \(refused.output)")
+            #expect(lines(refused.output).count == 1 && refused.output.contains("--yes-i-mean-production"), "\(arguments): \(refused.output)")
+        }
+        #expect(try await db(["status", "--prod", "--exit-code"], environment: environment).status == 0)
+        #expect(try await count("users", in: settings) == 0)
+
+        let rollback = try await db(["rollback", "--prod", "--yes-i-mean-production"], environment: environment)
+        outputs.append(rollback.output)
+        #expect(rollback.status == 0, "\(rollback.output)")
+        let drop = try await db(["drop", "--prod", "--yes-i-mean-production"], environment: environment)
+        outputs.append(drop.output)
+        #expect(drop.status == 0, "\(drop.output)")
+        #expect(try await !databaseExists(name, cluster: settings))
+
+        for output in outputs {
+            #expect(!output.contains(Self.password) && !output.contains("pr0d-Secret"), "\(output)")
+        }
+    }
+
+    @Test("a wrong password is one line that names no password")
+    func wrongPassword() async throws {
+        let (_, settings) = try await productionEnvironment(database: "postgres")
+        let url = try socketURL(settings, password: "not-the-Password-123")
+        let failed = try await db(["status", "--prod"], environment: ["PROD_CONNECTION_URL": url])
+        #expect(failed.status == 1)
+        #expect(lines(failed.output).count == 1, "\(failed.output)")
+        #expect(failed.output.contains("password authentication failed"), "\(failed.output)")
+        #expect(!failed.output.contains("not-the-Password-123"))
+
+        let viaPGPASSWORD = try await db(["status", "--prod"], environment: [
+            "PROD_CONNECTION_URL": try socketURL(settings), "PGPASSWORD": Self.password,
+        ])
+        #expect(viaPGPASSWORD.status == 0, "\(viaPGPASSWORD.output)")
+        #expect(!viaPGPASSWORD.output.contains(Self.password))
+    }
+
+    @Test("connect hands the password to psql through a private file: never in any process's argv")
+    func connectKeepsPasswordOffArgv() async throws {
+        let name = freshName("conn")
+        let (environment, _) = try await productionEnvironment(database: name)
+        #expect(try await db(["create", "--prod"], environment: environment).status == 0)
+
+        let child = try ChildProcess(cruddurExecutable, ["db", "connect", "--prod", "--", "-tA", "-c", "select 'connected as ' || current_user, pg_sleep(2)"],
+                                     environment: cleanEnvironment(environment))
+        var sawPsql = false
+        var leaked: [String] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        var status: Int32?
+        while ContinuousClock.now < deadline {
+            for (command, line) in allCommandLines() {
+                if command.contains("psql") { sawPsql = true }
+                if line.contains("pr0d-Secret") { leaked.append(line) }
+            }
+            status = await child.waitForExit(timeout: .milliseconds(100))
+            if status != nil { break }
+        }
+        #expect(status == 0, "\(child.output)")
+        #expect(sawPsql, "psql was never seen running")
+        #expect(leaked.isEmpty, "\(leaked)")
+        #expect(child.output.contains("connected as postgres"), "\(child.output)")
+        #expect(!child.output.contains("pr0d-Secret"))
+        #expect(try await db(["drop", "--prod", "--yes-i-mean-production"], environment: environment).status == 0)
+    }
+
+    @Test("setup --app-role makes a login role that reads and writes the tables but runs no DDL")
+    func applicationRole() async throws {
+        let name = freshName("role")
+        let (environment, settings) = try await productionEnvironment(database: name)
+        let setup = try await db(["setup", "--prod", "--app-role", "cruddur_app"], environment: environment)
+        #expect(setup.status == 0, "\(setup.output)")
+        #expect(!setup.output.contains(Self.appRolePassword))
+
+        let missing = try await db(["migrate", "--prod", "--app-role", "cruddur_app"], environment: [
+            "PROD_CONNECTION_URL": environment["PROD_CONNECTION_URL"]!,
+        ])
+        #expect(missing.status == 1)
+        #expect(missing.output.contains("CRUDDUR_APP_ROLE_PASSWORD"), "\(missing.output)")
+        let badName = try await db(["setup", "--prod", "--app-role", "Robert'); DROP TABLE users;--"], environment: environment)
+        #expect(badName.status != 0 && badName.status != nil)
+
+        var app = settings
+        app.username = "cruddur_app"
+        app.password = Self.appRolePassword
+        try await withTestConnection(app) { connection in
+            try await connection.query("""
+                INSERT INTO users (display_name, handle, email, cognito_user_id) VALUES ('App', 'approle', 'app@example.com', 'app-sub')
+                """, logger: TestPostgres.logger).collect()
+            try await connection.query("UPDATE users SET display_name = 'App Role' WHERE handle = 'approle'", logger: TestPostgres.logger).collect()
+            for ddl in ["CREATE TABLE intruder (id int)", "DROP TABLE activities", "ALTER TABLE users ADD COLUMN x int", "TRUNCATE users"] {
+                await #expect(throws: PSQLError.self, "\(ddl) should be refused") {
+                    try await connection.query(PostgresQuery(unsafeSQL: ddl), logger: TestPostgres.logger).collect()
+                }
+            }
+        }
+        #expect(try await count("users", in: settings) == 1)
+    }
+}
+
+/// Every process's command line, read from /proc (what `ps` shows to every user of the machine).
+private func allCommandLines() -> [(command: String, line: String)] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { entry in
+        guard Int32(entry) != nil, let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"), !data.isEmpty else { return nil }
+        let parts = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        return (parts.first ?? "", parts.joined(separator: " "))
+    }
+}
