@@ -1,6 +1,7 @@
 import CruddurDatabase
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import PostgresNIO
 import ServiceLifecycle
@@ -17,11 +18,16 @@ public struct APIConfiguration: Sendable {
     /// The deadline for each database call, including waiting for a pooled connection.
     public var queryDeadline: Duration
     public var databasePoolSize: Int
+    /// A connection that completes no request part for this long is closed: slow-loris clients included.
+    public var idleTimeout: Duration
+    /// Connections beyond this many wait in the listen backlog instead of being accepted.
+    public var maxConnections: Int
 
     public init(
         host: String = "127.0.0.1", port: Int = 4567, frontendURL: String = "http://localhost:3000",
         purgeInterval: Duration = .seconds(60), purgeBatchSize: Int = 500,
-        queryDeadline: Duration = Database.defaultQueryDeadline, databasePoolSize: Int = 8
+        queryDeadline: Duration = Database.defaultQueryDeadline, databasePoolSize: Int = 8,
+        idleTimeout: Duration = .seconds(15), maxConnections: Int = 2048
     ) {
         self.host = host
         self.port = port
@@ -30,6 +36,8 @@ public struct APIConfiguration: Sendable {
         self.purgeBatchSize = purgeBatchSize
         self.queryDeadline = queryDeadline
         self.databasePoolSize = databasePoolSize
+        self.idleTimeout = idleTimeout
+        self.maxConnections = maxConnections
     }
 }
 
@@ -55,7 +63,16 @@ public func buildApplication(
     )
     return Application(
         router: router,
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "cruddur"),
+        server: .http1(configuration: .init(
+            idleTimeout: .nanoseconds(Int64(configuration.idleTimeout / .nanoseconds(1))),
+            httpDecoderConfiguration: .init(maxHeaderFieldSize: 8 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100)
+        )),
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port),
+            serverName: "cruddur",
+            backlog: 1024,
+            availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections, logger: logger)
+        ),
         services: [client, purger],
         logger: logger
     )

@@ -38,12 +38,21 @@ public struct LocalCluster: Sendable {
         /// Require this password (SCRAM) for the superuser instead of trusting the private socket;
         /// for clusters that stand in for a remote server in tests.
         public var superuserPassword: String?
+        /// Also listen on TCP at 127.0.0.1 on this port (the socket file is then named by it too); for tests of
+        /// programs that reach the server by host name. Give a password with it: `trust` would admit every local user.
+        public var tcpPort: Int?
+        /// More `postgresql.conf` lines (e.g. `ssl = on` for TLS tests), written after Cruddur's own.
+        public var extraSettings: [String] = []
 
-        public init(isEphemeral: Bool = false, isDurable: Bool = true, maxConnections: Int = 100, superuserPassword: String? = nil) {
+        public init(
+            isEphemeral: Bool = false, isDurable: Bool = true, maxConnections: Int = 100, superuserPassword: String? = nil,
+            tcpPort: Int? = nil
+        ) {
             self.isEphemeral = isEphemeral
             self.isDurable = isDurable
             self.maxConnections = maxConnections
             self.superuserPassword = superuserPassword
+            self.tcpPort = tcpPort
         }
     }
 
@@ -80,14 +89,20 @@ public struct LocalCluster: Sendable {
     }
 
     /// A throwaway cluster in a new temporary folder, removed when it stops.
-    public static func temporary(label: String, superuserPassword: String? = nil) throws -> LocalCluster {
+    public static func temporary(
+        label: String, superuserPassword: String? = nil, tcpPort: Int? = nil, extraSettings: [String] = []
+    ) throws -> LocalCluster {
         let binaries = try PostgresBinaries.locate()
         let tag = "\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let stateDirectory = "/tmp/cruddur-\(tag)"
         return try LocalCluster(
             layout: layout(stateDirectory: stateDirectory, tag: tag),
             binaries: binaries,
-            options: Options(isEphemeral: true, isDurable: false, maxConnections: 300, superuserPassword: superuserPassword)
+            options: {
+                var options = Options(isEphemeral: true, isDurable: false, maxConnections: 300, superuserPassword: superuserPassword, tcpPort: tcpPort)
+                options.extraSettings = extraSettings
+                return options
+            }()
         )
     }
 
@@ -107,10 +122,13 @@ public struct LocalCluster: Sendable {
         return superuser
     }
 
+    /// The server's port: it names the socket file, and is the TCP port when ``Options/tcpPort`` is set.
+    public var serverPort: Int { options.tcpPort ?? Self.port }
+
     /// Settings to connect to a database of this cluster as its superuser.
     public func connectionSettings(database: String) -> ConnectionSettings {
         ConnectionSettings(
-            endpoint: .unixSocket(directory: layout.socketDirectory, port: Self.port),
+            endpoint: .unixSocket(directory: layout.socketDirectory, port: serverPort),
             username: Self.superuser, password: options.superuserPassword, database: database, sslMode: .disable
         )
     }
@@ -141,6 +159,26 @@ public struct LocalCluster: Sendable {
     public func isRunning() throws -> Bool {
         guard FileManager.default.fileExists(atPath: layout.dataDirectory + "/PG_VERSION") else { return false }
         return try runner.status(binaries.pgCtl, ["status", "-D", layout.dataDirectory]) == 0
+    }
+
+    /// Stops the server now (`pg_ctl stop -m fast`), leases or not: for outage tests and operators.
+    /// The next ``acquire(logger:)`` or ``startServer()`` starts it again on the same data.
+    public func stopServer() throws {
+        try withLock {
+            if try isRunning() {
+                try runner.run(binaries.pgCtl, ["stop", "-D", layout.dataDirectory, "-m", "fast", "-w", "-t", "60", "-s"])
+            }
+        }
+    }
+
+    /// Starts a stopped server again (after ``stopServer()``).
+    public func startServer() throws {
+        try withLock {
+            if try !isRunning() {
+                try writeConfiguration()
+                try runner.run(binaries.pgCtl, ["start", "-D", layout.dataDirectory, "-l", layout.logFile, "-w", "-t", "60", "-s"])
+            }
+        }
     }
 
     /// Removes this process's lease and stops the server when no other live process holds one.
@@ -229,15 +267,16 @@ public struct LocalCluster: Sendable {
     /// The settings that pin the server to its private socket; rewritten at each start (folders can move).
     private func writeConfiguration() throws {
         var lines = [
-            "listen_addresses = ''",
+            options.tcpPort == nil ? "listen_addresses = ''" : "listen_addresses = '127.0.0.1'",
             "unix_socket_directories = '\(layout.socketDirectory.replacingOccurrences(of: "'", with: "''"))'",
             "unix_socket_permissions = 0700",
-            "port = \(Self.port)",
+            "port = \(serverPort)",
             "max_connections = \(options.maxConnections)",
         ]
         if !options.isDurable {
             lines += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
         }
+        lines += options.extraSettings
         let path = layout.configurationFile
         guard FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8)) else {
             throw LocalClusterError.cannotWrite(path)
@@ -246,12 +285,13 @@ public struct LocalCluster: Sendable {
     }
 
     /// A detached watcher that stops the server once every leaseholder has exited (also after a crash).
+    /// It outlives a manual stop and restart of the server, so a restarted cluster is still reaped.
     private func startReaper() throws {
         let stop = runner.command(binaries.pgCtl, ["stop", "-D", layout.dataDirectory, "-m", "fast", "-w", "-t", "60", "-s"])
         let cleanup = options.isEphemeral ? "rm -rf \"$STATE\" \"$SOCKETS\"" : ":"
         let script = """
             while sleep 1; do
-              [ -f "$STATE/pgdata/postmaster.pid" ] || break
+              [ -d "$STATE/leases" ] || break
               flock -x "$STATE/lock" sh -c '
                 for f in "$1"/*; do
                   [ -e "$f" ] || continue
