@@ -1,3 +1,4 @@
+import NIOSSL
 import PostgresNIO
 
 /// A database operation that failed, described in one line without secrets or query parameters.
@@ -66,9 +67,24 @@ public enum DatabaseError: CruddurError {
         error is any CruddurError ? error : wrap(error, operation: operation)
     }
 
+    /// A certificate the client refused, in words an operator can act on (sslmode, sslrootcert).
+    private static func describeTLSFailure(_ error: any Error) -> String? {
+        if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname {
+            return "the server's TLS certificate does not name this host (sslmode=verify-full checks it; connect by the name in the certificate)"
+        }
+        guard let tls = error as? NIOSSLError else { return nil }
+        if case .handshakeFailed(let reason) = tls, String(describing: reason).contains("CERTIFICATE_VERIFY_FAILED") {
+            return "the server's TLS certificate is not signed by a CA in sslrootcert (for RDS, use its CA bundle)"
+        }
+        return "the TLS handshake failed (\(tls))"
+    }
+
     private static func describe(_ error: PSQLError) -> String {
         switch error.code {
         case .connectionError:
+            if let underlying = error.underlying, let tls = describeTLSFailure(underlying) {
+                return tls
+            }
             let underlying = error.underlying.map { String(describing: $0) } ?? "connection failed"
             return "cannot connect (\(underlying))"
         case .serverClosedConnection, .uncleanShutdown:
