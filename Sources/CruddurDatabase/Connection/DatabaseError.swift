@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOSSL
 import PostgresNIO
 
@@ -109,26 +110,72 @@ public enum DatabaseError: CruddurError {
 /// Runs `operation`, and gives up with `DatabaseError.unavailable` when it takes longer than `deadline`.
 ///
 /// PostgresNIO waits for a connection indefinitely when the server is unreachable; every call goes through here.
+/// The caller gets its answer at the deadline even if the operation does not react to cancellation at once
+/// (a task group would wait for it): the operation is cancelled and left to finish in the background.
 public func withDeadline<Result: Sendable>(
     _ deadline: Duration,
     operation name: String,
     _ operation: @escaping @Sendable () async throws -> Result
 ) async throws -> Result {
-    try await withThrowingTaskGroup(of: Result?.self) { group in
-        group.addTask { try await operation() }
-        group.addTask {
-            try await Task.sleep(for: deadline)
-            return nil
+    let race = DeadlineRace<Result>()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { continuation in
+            race.start(
+                continuation: continuation,
+                work: Task {
+                    do {
+                        race.finish(.success(try await operation()))
+                    } catch {
+                        race.finish(.failure(DatabaseError.translate(error, operation: name)))
+                    }
+                },
+                timer: Task {
+                    try? await Task.sleep(for: deadline)
+                    race.finish(.failure(DatabaseError.unavailable(operation: name, reason: "no answer within \(deadline.formattedSeconds)")))
+                }
+            )
         }
-        defer { group.cancelAll() }
-        do {
-            guard let first = try await group.next(), let result = first else {
-                throw DatabaseError.unavailable(operation: name, reason: "no answer within \(deadline.formattedSeconds)")
+    } onCancel: {
+        race.finish(.failure(DatabaseError.unavailable(operation: name, reason: "cancelled")))
+    }
+}
+
+/// The first of the operation, the timer and cancellation to finish answers the caller; the others are cancelled.
+private final class DeadlineRace<Result: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<Result, any Error>?
+        var outcome: Swift.Result<Result, any Error>?
+        var tasks: [Task<Void, Never>] = []
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    func start(continuation: CheckedContinuation<Result, any Error>, work: Task<Void, Never>, timer: Task<Void, Never>) {
+        let outcome: Swift.Result<Result, any Error>? = state.withLockedValue { state in
+            state.tasks = [work, timer]
+            guard let outcome = state.outcome else {
+                state.continuation = continuation
+                return nil
             }
-            return result
-        } catch {
-            throw DatabaseError.translate(error, operation: name)
+            return outcome
         }
+        if let outcome {
+            work.cancel()
+            timer.cancel()
+            continuation.resume(with: outcome)
+        }
+    }
+
+    func finish(_ outcome: Swift.Result<Result, any Error>) {
+        let (continuation, tasks): (CheckedContinuation<Result, any Error>?, [Task<Void, Never>]) = state.withLockedValue { state in
+            guard state.outcome == nil else { return (nil, []) }
+            state.outcome = outcome
+            defer { state.continuation = nil }
+            return (state.continuation, state.tasks)
+        }
+        guard let continuation else { return }
+        for task in tasks { task.cancel() }
+        continuation.resume(with: outcome)
     }
 }
 

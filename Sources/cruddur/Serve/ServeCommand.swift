@@ -4,6 +4,7 @@ import CruddurDatabase
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// `cruddur serve`: runs the HTTP API on `HOST`:`PORT` against `CONNECTION_URL` or the local cluster.
 struct ServeCommand: AsyncParsableCommand {
@@ -44,8 +45,19 @@ struct ServeCommand: AsyncParsableCommand {
             logger.info("Cruddur is serving", metadata: [
                 "url": "http://\(configuration.host):\(configuration.port)", "database": "\(database.settings)",
             ])
-            try await app.runService()
+            try await Self.run(app, logger: logger)
         }
+    }
+
+    /// Runs the application until SIGTERM or SIGINT, then shuts down gracefully: in-flight requests finish,
+    /// new connections are refused, the pool closes. A shutdown that takes longer than 20 s is cancelled.
+    static func run(_ app: some Service, logger: Logger) async throws {
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+        )
+        configuration.maximumGracefulShutdownDuration = .seconds(20)
+        configuration.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: configuration).run()
     }
 
     /// Refuses to serve a database with pending migrations unless `--migrate` says to apply them.
