@@ -6,4 +6,6 @@ extension HTTPField.Name {
     public static let link = Self("Link")!
     /// `Idempotency-Key`: lets a client retry a post safely.
     public static let idempotencyKey = Self("Idempotency-Key")!
+    /// Set on the answer to a retried post that replays the first result.
+    public static let idempotentReplayed = Self("Idempotent-Replayed")!
 }

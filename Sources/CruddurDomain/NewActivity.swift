@@ -5,6 +5,18 @@ public enum ActivityValidationError: String, Error, Sendable, Codable, CaseItera
     case userHandleBlank = "user_handle_blank"
     case ttlBlank = "ttl_blank"
     case userHandleNotFound = "user_handle_not_found"
+    /// The author sent this `Idempotency-Key` with a different message or TTL within 24 hours.
+    case idempotencyKeyReused = "idempotency_key_reused"
+}
+
+/// An `Idempotency-Key` header value: 1 to 255 visible ASCII characters (a UUID is typical).
+public struct IdempotencyKey: Sendable, Equatable {
+    public let value: String
+
+    public init?(_ value: String) {
+        guard (1...255).contains(value.utf8.count), value.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else { return nil }
+        self.value = value
+    }
 }
 
 /// A post as submitted: every field optional, exactly as it arrived.

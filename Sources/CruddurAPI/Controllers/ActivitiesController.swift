@@ -53,10 +53,41 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
             }
             throw ValidationErrorResponse(codes: codes)
         }
-        guard let created = try await activities.create(activity) else {
+        guard let key = try Self.idempotencyKey(request) else {
+            guard let created = try await activities.create(activity) else {
+                throw ValidationErrorResponse(codes: [.userHandleNotFound])
+            }
+            return Self.createdResponse(created)
+        }
+        switch try await activities.create(activity, idempotencyKey: key.value) {
+        case .created(let created):
+            return Self.createdResponse(created)
+        case .replayed(let created):
+            var response = Self.createdResponse(created)
+            response.headers[.idempotentReplayed] = "true"
+            return response
+        case .keyReused:
+            throw ValidationErrorResponse(codes: [.idempotencyKeyReused])
+        case .authorNotFound:
             throw ValidationErrorResponse(codes: [.userHandleNotFound])
         }
-        return Response(
+    }
+
+    /// The `Idempotency-Key` header, if any; a malformed one is a `400`.
+    static func idempotencyKey(_ request: Request) throws -> IdempotencyKey? {
+        let values = request.headers[values: .idempotencyKey]
+        guard let value = values.first else { return nil }
+        guard values.count == 1, let key = IdempotencyKey(value) else {
+            throw APIError(
+                .badRequest, code: "invalid_idempotency_key",
+                message: "Idempotency-Key must be one value of 1 to 255 visible ASCII characters."
+            )
+        }
+        return key
+    }
+
+    static func createdResponse(_ created: CreatedActivity) -> Response {
+        Response(
             status: .ok,
             headers: [.contentType: "application/json; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: ActivityJSON.created(created)))

@@ -2,7 +2,8 @@ import CruddurDatabase
 import Logging
 import ServiceLifecycle
 
-/// Deletes expired activities in small batches in the background, so the table holds live posts only.
+/// Deletes expired activities (and idempotency keys past 24 hours) in small batches in the background,
+/// so the table holds live posts only.
 struct ExpiryPurger: Service {
     let activities: ActivityRepository
     let interval: Duration
@@ -34,6 +35,20 @@ struct ExpiryPurger: Service {
         }
         if total > 0 {
             logger.debug("Purged expired activities", metadata: ["count": "\(total)"])
+        }
+        await purgeStaleIdempotencyKeys()
+    }
+
+    /// Idempotency keys are kept for 24 hours.
+    func purgeStaleIdempotencyKeys() async {
+        do {
+            while !Task.isCancelled {
+                if try await activities.purgeStaleIdempotencyKeys(batchSize: batchSize) < batchSize { break }
+            }
+        } catch where !Task.isCancelled {
+            logger.warning("Purging idempotency keys failed", metadata: ["error": "\(error)"])
+        } catch {
+            return
         }
     }
 }

@@ -71,6 +71,7 @@ public struct DatabaseAdministration: Sendable {
     public func dropApplicationTables(on connection: PostgresConnection) async throws {
         try await connection.withTransaction(logger: logger) { connection in
             for statement in [
+                "DROP TABLE IF EXISTS public.idempotency_keys CASCADE",
                 "DROP TABLE IF EXISTS public.activities CASCADE",
                 "DROP TABLE IF EXISTS public.users CASCADE",
                 "DROP TABLE IF EXISTS public.schema_migrations CASCADE",

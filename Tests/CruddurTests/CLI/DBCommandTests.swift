@@ -85,7 +85,7 @@ struct DBCommandTests {
         #expect(status.status == 0, "\(status.output)")
         #expect(status.output.contains("applied") && !status.output.contains("pending"))
 
-        let rollback = try await db(["rollback"], environment: environment)
+        let rollback = try await db(["rollback", "--steps", "\(Migration.all.count)"], environment: environment)
         #expect(rollback.status == 0, "\(rollback.output)")
         let pending = try await db(["status", "--exit-code"], environment: environment)
         #expect(pending.status == 1)
@@ -135,8 +135,11 @@ struct DBCommandTests {
     func rollbackSteps() async throws {
         let database = try await TestPostgres.shared.makeDatabase()
         let environment = ["CONNECTION_URL": try socketURL(database)]
-        let rollback = try await db(["rollback", "--steps", "1"], environment: environment)
-        #expect(rollback.status == 0, "\(rollback.output)")
+        for _ in Migration.all {
+            let rollback = try await db(["rollback", "--steps", "1"], environment: environment)
+            #expect(rollback.status == 0, "\(rollback.output)")
+            #expect(rollback.output.contains("Reverted"), "\(rollback.output)")
+        }
         let nothingLeft = try await db(["rollback"], environment: environment)
         #expect(nothingLeft.status == 0, "\(nothingLeft.output)")
         #expect(nothingLeft.output.contains("No applied migrations to revert"), "\(nothingLeft.output)")
