@@ -42,7 +42,7 @@ struct ServeCommand: AsyncParsableCommand {
             var configuration = try ServeSettings.fromEnvironment()
             configuration.purgeInterval = .seconds(purgeInterval)
             configuration.cognito = try WriteAuthentication.cognitoSettings()
-            try WriteAuthentication.check(configuration, allowUnauthenticatedWrites: allowUnauthenticatedWrites, logger: logger)
+            try WriteAuthentication.refuseUnsafeBinding(configuration, allowUnauthenticatedWrites: allowUnauthenticatedWrites)
             let target = try DatabaseTarget.development()
             if case .url(let settings, let source) = target {
                 try await Self.checkSchema(settings, source: source, migrate: migrate, logger: logger)
@@ -50,6 +50,7 @@ struct ServeCommand: AsyncParsableCommand {
             let database = try await OpenedDatabase.open(target, logger: logger)
             defer { database.close(logger: logger) }
             let app = try buildApplication(configuration: configuration, database: database.settings, logger: logger)
+            WriteAuthentication.logMode(configuration, logger: logger)
             logger.info("Cruddur is serving", metadata: [
                 "url": "http://\(configuration.host):\(configuration.port)", "database": "\(database.settings)",
             ])

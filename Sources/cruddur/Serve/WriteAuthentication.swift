@@ -44,24 +44,27 @@ enum WriteAuthentication {
         return CognitoSettings(region: region, userPoolID: pool, clientID: client, jwksURL: jwksURL)
     }
 
-    /// In local development mode: refuses a non-loopback `host` unless `allowUnauthenticatedWrites`, and logs the
-    /// one warning that writes are unauthenticated. In Cognito mode: logs which pool tokens must come from.
-    static func check(_ configuration: APIConfiguration, allowUnauthenticatedWrites: Bool, logger: Logger) throws {
+    /// Refuses local development mode on a non-loopback `host` unless `allowUnauthenticatedWrites`.
+    static func refuseUnsafeBinding(_ configuration: APIConfiguration, allowUnauthenticatedWrites: Bool) throws {
+        guard configuration.cognito == nil, !isLoopback(configuration.host), !allowUnauthenticatedWrites else { return }
+        throw CommandFailure(
+            "HOST \(configuration.host) is reachable from other machines and no Cognito user pool is configured, so anyone could post as anyone; "
+                + "set AWS_COGNITO_USER_POOL_ID and AWS_COGNITO_USER_POOL_CLIENT_ID, bind to 127.0.0.1, or pass --allow-unauthenticated-writes"
+        )
+    }
+
+    /// Once per start: the warning that writes are unauthenticated (local development mode), or which user pool's
+    /// tokens writes need.
+    static func logMode(_ configuration: APIConfiguration, logger: Logger) {
         if let cognito = configuration.cognito {
             logger.info("Writes need a Cognito token", metadata: [
                 "user_pool": "\(cognito.userPoolID)", "client_id": "\(cognito.clientID)", "jwks_url": "\(cognito.jwksURL)",
             ])
-            return
+        } else {
+            logger.warning("Writes are unauthenticated: local development mode trusts the user_handle in each post", metadata: [
+                "host": "\(configuration.host)", "hint": "set AWS_COGNITO_USER_POOL_ID and AWS_COGNITO_USER_POOL_CLIENT_ID to require Cognito tokens",
+            ])
         }
-        guard isLoopback(configuration.host) || allowUnauthenticatedWrites else {
-            throw CommandFailure(
-                "HOST \(configuration.host) is reachable from other machines and no Cognito user pool is configured, so anyone could post as anyone; "
-                    + "set AWS_COGNITO_USER_POOL_ID and AWS_COGNITO_USER_POOL_CLIENT_ID, bind to 127.0.0.1, or pass --allow-unauthenticated-writes"
-            )
-        }
-        logger.warning("Writes are unauthenticated: local development mode trusts the user_handle in each post", metadata: [
-            "host": "\(configuration.host)", "hint": "set AWS_COGNITO_USER_POOL_ID and AWS_COGNITO_USER_POOL_CLIENT_ID to require Cognito tokens",
-        ])
     }
 
     /// `localhost`, `127.0.0.0/8` and `::1` (bracketed or not).
