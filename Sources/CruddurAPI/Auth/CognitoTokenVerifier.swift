@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import CruddurDomain
 import Foundation
 import JWTKit
@@ -24,9 +23,9 @@ public struct CognitoTokenVerifier: Sendable {
     public let settings: CognitoSettings
     let keys: JWKSKeyStore
 
-    public init(settings: CognitoSettings, httpClient: HTTPClient = .shared, logger: Logger) {
+    public init(settings: CognitoSettings, logger: Logger) {
         self.settings = settings
-        self.keys = JWKSKeyStore(settings: settings, httpClient: httpClient, logger: logger)
+        self.keys = JWKSKeyStore(settings: settings, logger: logger)
     }
 
     public func verify(_ token: String, now: Date = Date()) async throws(CognitoTokenError) -> CognitoIdentity {

@@ -28,19 +28,17 @@ actor JWKSKeyStore {
     private let fetchTimeout: Duration
     private let minimumRefreshInterval: Duration
     private let failureRetryInterval: Duration
-    private let httpClient: HTTPClient
     private let logger: Logger
 
     private var current: KeySet?
     private var lastAttempt: (at: ContinuousClock.Instant, failure: String?)?
     private var inFlight: Task<Result<KeySet, FetchFailure>, Never>?
 
-    init(settings: CognitoSettings, httpClient: HTTPClient, logger: Logger) {
+    init(settings: CognitoSettings, logger: Logger) {
         self.url = settings.jwksURL
         self.fetchTimeout = settings.fetchTimeout
         self.minimumRefreshInterval = settings.minimumRefreshInterval
         self.failureRetryInterval = settings.failureRetryInterval
-        self.httpClient = httpClient
         self.logger = logger
     }
 
@@ -56,8 +54,8 @@ actor JWKSKeyStore {
             if let answer = answerWithoutFetching() {
                 return answer
             }
-            fetch = Task { [url, fetchTimeout, httpClient, logger] in
-                let result = await Self.fetch(url: url, timeout: fetchTimeout, httpClient: httpClient, logger: logger)
+            fetch = Task { [url, fetchTimeout, logger] in
+                let result = await Self.fetch(url: url, timeout: fetchTimeout, logger: logger)
                 await self.record(result)
                 return result
             }
@@ -94,7 +92,20 @@ actor JWKSKeyStore {
         }
     }
 
-    /// One GET of the JWKS document, within `timeout`.
+    /// One GET of the JWKS document, within `timeout`, on a client of its own: fetches are rare, and unlike the shared
+    /// client it fails at once when the connection is refused instead of retrying until the deadline, and follows no
+    /// redirects.
+    private static func fetch(url: String, timeout: Duration, logger: Logger) async -> Result<KeySet, FetchFailure> {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: timeout.timeAmount, read: timeout.timeAmount)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.redirectConfiguration = .disallow
+        let httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration, backgroundActivityLogger: logger)
+        let result = await fetch(url: url, timeout: timeout, httpClient: httpClient, logger: logger)
+        try? await httpClient.shutdown()
+        return result
+    }
+
     private static func fetch(url: String, timeout: Duration, httpClient: HTTPClient, logger: Logger) async -> Result<KeySet, FetchFailure> {
         do {
             return try await withFetchDeadline(timeout) {

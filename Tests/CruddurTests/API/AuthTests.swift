@@ -191,11 +191,12 @@ struct AuthTests {
         }
     }
 
-    @Test("JWKS unreachable (connection refused) → 503 at once, nothing written")
+    @Test("JWKS unreachable (connection refused) → 503 at once, not after the 10 s fetch deadline; nothing written")
     func jwksRefused() async throws {
         let database = try await TestPostgres.shared.makeDatabase(seeded: true)
         let closed = "http://127.0.0.1:\(try freePort())/.well-known/jwks.json"
-        try await withTestApp(database: database, configure: { $0.cognito = TestPool.settings(jwksURL: closed) }) { client in
+        let settings = TestPool.settings(jwksURL: closed) { $0.fetchTimeout = .seconds(10) }
+        try await withTestApp(database: database, configure: { $0.cognito = settings }) { client in
             let token = try await TestKeys.a.sign(.access())
             let start = ContinuousClock.now
             let response = try await post(client, bearer: token)
