@@ -33,7 +33,7 @@ struct ActivityAuthorResolver: Sendable {
             logger.debug("Cannot check a bearer token: the user pool's keys are unavailable", metadata: ["reason": "\(reason)"])
             throw AuthenticationResponse.keysUnavailable
         } catch {
-            logger.info("Rejected a bearer token", metadata: ["reason": "\(error)"])
+            logger.debug("Rejected a bearer token", metadata: ["reason": "\(error)"])
             throw AuthenticationResponse.rejected(error)
         }
     }

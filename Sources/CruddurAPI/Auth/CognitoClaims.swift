@@ -17,15 +17,11 @@ struct CognitoClaims: JWTPayload {
     let clientID: String?
     /// The app client of an id token.
     let aud: AudienceClaim?
-    /// The Cognito user name (`username` in access tokens, `cognito:username` in id tokens).
-    let username: String?
-    let cognitoUsername: String?
 
     enum CodingKeys: String, CodingKey {
-        case sub, iss, exp, nbf, iat, aud, username
+        case sub, iss, exp, nbf, iat, aud
         case tokenUse = "token_use"
         case clientID = "client_id"
-        case cognitoUsername = "cognito:username"
     }
 
     func verify(using algorithm: some JWTAlgorithm) async throws {}
