@@ -22,12 +22,15 @@ public struct APIConfiguration: Sendable {
     public var idleTimeout: Duration
     /// Connections beyond this many wait in the listen backlog instead of being accepted.
     public var maxConnections: Int
+    /// The user pool whose tokens writes need; nil is local development mode (the body's `user_handle` is trusted).
+    public var cognito: CognitoSettings?
 
     public init(
         host: String = "127.0.0.1", port: Int = 4567, frontendURL: String = "http://localhost:3000",
         purgeInterval: Duration = .seconds(60), purgeBatchSize: Int = 500,
         queryDeadline: Duration = Database.defaultQueryDeadline, databasePoolSize: Int = 8,
-        idleTimeout: Duration = .seconds(15), maxConnections: Int = 2048
+        idleTimeout: Duration = .seconds(15), maxConnections: Int = 2048,
+        cognito: CognitoSettings? = nil
     ) {
         self.host = host
         self.port = port
@@ -38,6 +41,7 @@ public struct APIConfiguration: Sendable {
         self.databasePoolSize = databasePoolSize
         self.idleTimeout = idleTimeout
         self.maxConnections = maxConnections
+        self.cognito = cognito
     }
 }
 
@@ -57,7 +61,9 @@ public func buildApplication(
     )
     let activities = ActivityRepository(client: client, logger: logger, deadline: configuration.queryDeadline)
     let users = UserRepository(client: client, logger: logger, deadline: configuration.queryDeadline)
-    let router = buildRouter(configuration: configuration, activities: activities, users: users)
+    let verifier = configuration.cognito.map { CognitoTokenVerifier(settings: $0, logger: logger) }
+    let authors = ActivityAuthorResolver(verifier: verifier, users: users)
+    let router = buildRouter(configuration: configuration, activities: activities, users: users, authors: authors)
     let purger = ExpiryPurger(
         activities: activities, interval: configuration.purgeInterval, batchSize: configuration.purgeBatchSize, logger: logger
     )
@@ -79,21 +85,21 @@ public func buildApplication(
 }
 
 func buildRouter(
-    configuration: APIConfiguration, activities: ActivityRepository, users: UserRepository
+    configuration: APIConfiguration, activities: ActivityRepository, users: UserRepository, authors: ActivityAuthorResolver
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: CORSMiddleware(
         allowOrigin: .custom(configuration.frontendURL),
         allowHeaders: [.contentType, .authorization, .idempotencyKey],
         allowMethods: [.get, .post, .options],
-        exposedHeaders: ["Link"],
+        exposedHeaders: ["Link", "WWW-Authenticate"],
         maxAge: .seconds(600)
     ))
-    router.add(middleware: ExposeHeadersMiddleware(exposed: "Link"))
+    router.add(middleware: ExposeHeadersMiddleware(exposed: "Link, WWW-Authenticate"))
     // Innermost, so errors take the API's JSON shape before CORS adds its headers to them.
     router.add(middleware: JSONErrorMiddleware())
     let api = router.group("api")
-    ActivitiesController(activities: activities, users: users).addRoutes(to: api.group("activities"))
+    ActivitiesController(activities: activities, users: users, authors: authors).addRoutes(to: api.group("activities"))
     HealthController(users: users).addRoutes(to: api.group("health"))
     return router
 }

@@ -13,6 +13,8 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
 
     let activities: ActivityRepository
     let users: UserRepository
+    /// Who a post is from: the Cognito token's user, or (local development mode) the body's `user_handle`.
+    let authors: ActivityAuthorResolver
 
     func addRoutes(to group: RouterGroup<Context>) {
         group.get("home", use: home)
@@ -40,8 +42,10 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
     }
 
     /// `POST /api/activities` with `{user_handle, message, ttl}`: `200` and the created activity, or `422` and codes.
+    /// With Cognito configured it needs a bearer token first (`401`/`503`), and the token's user is the author.
     @Sendable func create(_ request: Request, context: Context) async throws -> Response {
-        let draft = try await Self.decodeDraft(request)
+        let identity = try await authors.authenticate(request, logger: context.logger)
+        let draft = try await authors.attribute(Self.decodeDraft(request), to: identity)
         let activity: NewActivity
         switch NewActivity.validate(draft) {
         case .success(let valid):

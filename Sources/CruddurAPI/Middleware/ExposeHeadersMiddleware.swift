@@ -4,12 +4,18 @@ import Hummingbird
 /// Adds `Access-Control-Expose-Headers` to actual (non-preflight) cross-origin responses.
 ///
 /// Hummingbird's `CORSMiddleware` sends it on preflight responses only, where browsers ignore it; without it
-/// on the real response a browser page cannot read the feed's `Link` header.
+/// on the real response a browser page cannot read the feed's `Link` header, nor a `401`'s `WWW-Authenticate`
+/// (error responses get it too).
 struct ExposeHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     let exposed: String
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var response = try await next(request, context)
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            response = try error.response(from: request, context: context)
+        }
         if request.method != .options, request.headers[.origin] != nil {
             response.headers[.accessControlExposeHeaders] = exposed
         }

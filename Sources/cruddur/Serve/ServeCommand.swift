@@ -13,7 +13,10 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Run the Cruddur HTTP API (on a private local PostgreSQL when CONNECTION_URL is unset).",
         discussion: """
             Environment: CONNECTION_URL, HOST (default 127.0.0.1), PORT (default 4567), FRONTEND_URL \
-            (default http://localhost:3000), LOG_LEVEL.
+            (default http://localhost:3000), LOG_LEVEL; AWS_COGNITO_USER_POOL_ID, AWS_COGNITO_USER_POOL_CLIENT_ID and \
+            AWS_DEFAULT_REGION make posting need a Cognito token (COGNITO_JWKS_URL overrides where its keys come from). \
+            Without them, writes are unauthenticated (local development mode), which is refused on a non-loopback HOST \
+            unless --allow-unauthenticated-writes.
             """
     )
 
@@ -22,6 +25,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Seconds between purges of expired activities.")
     var purgeInterval: Int = 60
+
+    @Flag(help: "Without Cognito settings, serve on a non-loopback HOST anyway: anyone who can reach it can post as any user.")
+    var allowUnauthenticatedWrites = false
 
     func validate() throws {
         guard (1...86_400).contains(purgeInterval) else {
@@ -35,6 +41,8 @@ struct ServeCommand: AsyncParsableCommand {
             let logger = makeLogger(label: "cruddur")
             var configuration = try ServeSettings.fromEnvironment()
             configuration.purgeInterval = .seconds(purgeInterval)
+            configuration.cognito = try WriteAuthentication.cognitoSettings()
+            try WriteAuthentication.refuseUnsafeBinding(configuration, allowUnauthenticatedWrites: allowUnauthenticatedWrites)
             let target = try DatabaseTarget.development()
             if case .url(let settings, let source) = target {
                 try await Self.checkSchema(settings, source: source, migrate: migrate, logger: logger)
@@ -42,6 +50,7 @@ struct ServeCommand: AsyncParsableCommand {
             let database = try await OpenedDatabase.open(target, logger: logger)
             defer { database.close(logger: logger) }
             let app = try buildApplication(configuration: configuration, database: database.settings, logger: logger)
+            WriteAuthentication.logMode(configuration, logger: logger)
             logger.info("Cruddur is serving", metadata: [
                 "url": "http://\(configuration.host):\(configuration.port)", "database": "\(database.settings)",
             ])

@@ -1,0 +1,210 @@
+import AsyncHTTPClient
+import Foundation
+import JWTKit
+import Logging
+import NIOCore
+
+/// A user pool's signing keys: fetched on first use, cached, and refreshed when a token names a `kid` the cache
+/// does not have (Cognito adds the new key to the set before it signs with it).
+///
+/// Refreshes are rate limited, so a flood of tokens with made-up key ids cannot hammer the JWKS endpoint: after a
+/// successful fetch the next waits `minimumRefreshInterval`, after a failed one `failureRetryInterval`. Concurrent
+/// lookups that need a fetch share one.
+actor JWKSKeyStore {
+    /// The answer for one key id.
+    enum Lookup: Sendable {
+        /// The current key set, which has the key.
+        case found(JWTKeyCollection)
+        /// The key set (fetched now, or recently enough) does not have the key.
+        case unknown
+        /// The key set cannot be fetched right now.
+        case unavailable(reason: String)
+    }
+
+    /// The largest JWKS document accepted (Cognito's is about 1 KiB).
+    static let maximumDocumentSize = 256 * 1024
+
+    private let url: String
+    private let fetchTimeout: Duration
+    private let minimumRefreshInterval: Duration
+    private let failureRetryInterval: Duration
+    private let logger: Logger
+
+    private var current: KeySet?
+    private var lastAttempt: (at: ContinuousClock.Instant, failure: String?)?
+    private var inFlight: Task<Result<KeySet, FetchFailure>, Never>?
+
+    init(settings: CognitoSettings, logger: Logger) {
+        self.url = settings.jwksURL
+        self.fetchTimeout = settings.fetchTimeout
+        self.minimumRefreshInterval = settings.minimumRefreshInterval
+        self.failureRetryInterval = settings.failureRetryInterval
+        self.logger = logger
+    }
+
+    /// The key set to verify a token signed with `keyID`, fetching it first when needed and allowed.
+    func keys(for keyID: String) async -> Lookup {
+        if let current, current.keyIDs.contains(keyID) {
+            return .found(current.collection)
+        }
+        let fetch: Task<Result<KeySet, FetchFailure>, Never>
+        if let inFlight {
+            fetch = inFlight
+        } else {
+            if let answer = answerWithoutFetching() {
+                return answer
+            }
+            fetch = Task { [url, fetchTimeout, logger] in
+                let result = await Self.fetch(url: url, timeout: fetchTimeout, logger: logger)
+                await self.record(result)
+                return result
+            }
+            inFlight = fetch
+        }
+        switch await fetch.value {
+        case .success(let keySet):
+            return keySet.keyIDs.contains(keyID) ? .found(keySet.collection) : .unknown
+        case .failure(let failure):
+            return .unavailable(reason: failure.reason)
+        }
+    }
+
+    /// When a fetch is not allowed yet: what the last one said.
+    private func answerWithoutFetching() -> Lookup? {
+        guard let lastAttempt else { return nil }
+        let elapsed = lastAttempt.at.duration(to: .now)
+        if let failure = lastAttempt.failure {
+            return elapsed < failureRetryInterval ? .unavailable(reason: failure) : nil
+        }
+        return elapsed < minimumRefreshInterval ? .unknown : nil
+    }
+
+    private func record(_ result: Result<KeySet, FetchFailure>) {
+        inFlight = nil
+        switch result {
+        case .success(let keySet):
+            current = keySet
+            lastAttempt = (.now, nil)
+            logger.info("Fetched the user pool's signing keys", metadata: ["jwks_url": "\(url)", "keys": "\(keySet.keyIDs.count)"])
+        case .failure(let failure):
+            lastAttempt = (.now, failure.reason)
+            logger.warning("Fetching the user pool's signing keys failed", metadata: ["jwks_url": "\(url)", "reason": "\(failure.reason)"])
+        }
+    }
+
+    /// One GET of the JWKS document, within `timeout`, on a client of its own: fetches are rare, and unlike the shared
+    /// client it fails at once when the connection is refused instead of retrying until the deadline, and follows no
+    /// redirects.
+    private static func fetch(url: String, timeout: Duration, logger: Logger) async -> Result<KeySet, FetchFailure> {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: timeout.timeAmount, read: timeout.timeAmount)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.redirectConfiguration = .disallow
+        let httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration, backgroundActivityLogger: logger)
+        let result = await fetch(url: url, timeout: timeout, httpClient: httpClient, logger: logger)
+        try? await httpClient.shutdown()
+        return result
+    }
+
+    private static func fetch(url: String, timeout: Duration, httpClient: HTTPClient, logger: Logger) async -> Result<KeySet, FetchFailure> {
+        do {
+            return try await withFetchDeadline(timeout) {
+                var request = HTTPClientRequest(url: url)
+                request.headers.add(name: "Accept", value: "application/json")
+                let response = try await httpClient.execute(request, timeout: timeout.timeAmount, logger: logger)
+                guard response.status == .ok else {
+                    return .failure(FetchFailure(reason: "the JWKS endpoint answered HTTP \(response.status.code)"))
+                }
+                let body = try await response.body.collect(upTo: maximumDocumentSize)
+                return await KeySet.make(from: Data(body.readableBytesView), logger: logger)
+            }
+        } catch is NIOTooManyBytesError {
+            return .failure(FetchFailure(reason: "the JWKS document is larger than \(maximumDocumentSize) bytes"))
+        } catch is FetchTimedOut {
+            return .failure(FetchFailure(reason: "the JWKS endpoint did not answer within the deadline"))
+        } catch {
+            return .failure(FetchFailure(reason: "the JWKS endpoint cannot be reached (\(error))"))
+        }
+    }
+
+    /// Runs `body`, giving up after `deadline` (so a peer that sends headers and then stalls cannot hold a request).
+    private static func withFetchDeadline<Value: Sendable>(
+        _ deadline: Duration, _ body: @escaping @Sendable () async throws -> Value
+    ) async throws -> Value {
+        try await withThrowingTaskGroup(of: Value?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: deadline)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else { throw FetchTimedOut() }
+            return value
+        }
+    }
+
+    private struct FetchTimedOut: Error {}
+}
+
+/// Why the key set could not be had.
+struct FetchFailure: Error, Sendable {
+    let reason: String
+}
+
+/// The RS256 keys of one JWKS document, by key id.
+struct KeySet: Sendable {
+    let collection: JWTKeyCollection
+    let keyIDs: Set<String>
+
+    /// Keeps the document's RSA signing keys (`kty` RSA, `alg` RS256 or absent, `use` sig or absent), each pinned to
+    /// RS256 whatever a token's header claims; a document with none is a failure.
+    static func make(from document: Data, logger: Logger) async -> Result<KeySet, FetchFailure> {
+        let parsed: Document
+        do {
+            parsed = try JSONDecoder().decode(Document.self, from: document)
+        } catch {
+            return .failure(FetchFailure(reason: "the JWKS document is not a JSON key set"))
+        }
+        let collection = JWTKeyCollection()
+        var keyIDs: Set<String> = []
+        for key in parsed.keys {
+            guard key.kty == "RSA", key.alg == nil || key.alg == "RS256", key.use == nil || key.use == "sig",
+                  let kid = key.kid, !kid.isEmpty, let modulus = key.n, let exponent = key.e
+            else { continue }
+            do {
+                try await collection.add(jwk: .rsa(.rs256, identifier: JWKIdentifier(string: kid), modulus: modulus, exponent: exponent))
+                keyIDs.insert(kid)
+            } catch {
+                logger.warning("Skipping an unusable key in the JWKS document", metadata: ["kid": "\(kid)"])
+            }
+        }
+        guard !keyIDs.isEmpty else {
+            return .failure(FetchFailure(reason: "the JWKS document has no RS256 signing keys"))
+        }
+        // Never fall back to some default key for a token whose kid is not in the set.
+        await collection.clearDefault()
+        return .success(KeySet(collection: collection, keyIDs: keyIDs))
+    }
+
+    /// The wire form of a JWKS: every field optional, so one odd key does not spoil the set.
+    private struct Document: Decodable {
+        let keys: [Key]
+    }
+
+    private struct Key: Decodable {
+        let kty: String?
+        let kid: String?
+        let alg: String?
+        let use: String?
+        let n: String?
+        let e: String?
+    }
+}
+
+extension Duration {
+    /// The same span as NIO's `TimeAmount`.
+    var timeAmount: TimeAmount {
+        let (seconds, attoseconds) = components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
