@@ -1,0 +1,24 @@
+import PostgresNIO
+
+/// The SQL of the hot paths exactly as the server prepares it, so benchmarks (pgbench) and `EXPLAIN`
+/// can run the very same statements.
+public enum PreparedStatementCatalog {
+    public struct Entry: Sendable, Equatable {
+        public let name: String
+        /// What the parameters are, in order.
+        public let parameters: [String]
+        public let sql: String
+    }
+
+    public static let hotPaths: [Entry] = [
+        entry(ActivityStatements.HomeFeedFirstPage.self, parameters: ["limit"]),
+        entry(ActivityStatements.HomeFeedAfterCursor.self, parameters: ["created_at (ISO-8601 text)", "uuid (text)", "limit"]),
+        entry(ActivityStatements.CreateByHandle.self, parameters: ["handle", "message", "ttl_seconds"]),
+        entry(IdempotencyStatements.ClaimAndCreate.self, parameters: ["handle", "message", "ttl_seconds", "idempotency_key"]),
+        entry(ActivityStatements.PurgeExpired.self, parameters: ["limit"]),
+    ]
+
+    private static func entry<Statement: PostgresPreparedStatement>(_ statement: Statement.Type, parameters: [String]) -> Entry {
+        Entry(name: Statement.name, parameters: parameters, sql: Statement.sql)
+    }
+}
