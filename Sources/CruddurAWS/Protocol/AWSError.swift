@@ -16,6 +16,15 @@ public enum AWSError: Error, CustomStringConvertible, Sendable {
         public let message: String
         public let requestId: String?
         public let httpStatus: Int
+
+        public init(service: String, action: String, code: String, message: String, requestId: String?, httpStatus: Int) {
+            self.service = service
+            self.action = action
+            self.code = code
+            self.message = message
+            self.requestId = requestId
+            self.httpStatus = httpStatus
+        }
     }
 
     /// The AWS error code, when AWS sent one.

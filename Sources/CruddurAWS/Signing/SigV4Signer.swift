@@ -120,10 +120,13 @@ public struct SigV4Signer: Sendable {
 
     /// Names and values URI-encoded, then sorted by name and, for equal names, by value.
     static func canonicalQuery(_ query: [(String, String)]) -> String {
-        query.map { (AWSPercentEncoding.encode($0.0), AWSPercentEncoding.encode($0.1)) }
-            .sorted { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }
-            .map { "\($0.0)=\($0.1)" }
-            .joined(separator: "&")
+        let encoded: [(name: String, value: String)] = query.map { pair in
+            (name: AWSPercentEncoding.encode(pair.0), value: AWSPercentEncoding.encode(pair.1))
+        }
+        let sorted = encoded.sorted { left, right in
+            left.name == right.name ? left.value < right.value : left.name < right.name
+        }
+        return sorted.map { pair in pair.name + "=" + pair.value }.joined(separator: "&")
     }
 
     static func hexSHA256(_ bytes: [UInt8]) -> String {
@@ -169,8 +172,11 @@ public enum AWSPercentEncoding {
         return encoded
     }
 
-    /// A form body (`application/x-www-form-urlencoded`) with every name and value encoded as above.
+    /// A form body (`application/x-www-form-urlencoded`): encoded as above, except that a space is `+`, as HTML
+    /// forms and the AWS SDKs write it. AWS signs the body's bytes as sent; local endpoints such as moto re-encode
+    /// the parsed form this way before checking the signature, so this spelling satisfies both.
     public static func formBody(_ parameters: [(String, String)]) -> String {
-        parameters.map { "\(encode($0.0))=\(encode($0.1))" }.joined(separator: "&")
+        func formEncode(_ text: String) -> String { encode(text).replacingOccurrences(of: "%20", with: "+") }
+        return parameters.map { "\(formEncode($0.0))=\(formEncode($0.1))" }.joined(separator: "&")
     }
 }

@@ -73,6 +73,12 @@ struct RDSAllowIP: AsyncParsableCommand {
             guard !before.isEgress else {
                 throw CommandFailure("the rule \(rule) is an outbound (egress) rule; allow-ip needs the inbound rule for PostgreSQL")
             }
+            let ruleIsIPv6 = before.cidrIpv6 != nil
+            if before.cidrIpv4 != nil || ruleIsIPv6, ruleIsIPv6 != (range.family == .v6) {
+                throw CommandFailure(
+                    "the rule \(rule) allows \(ruleIsIPv6 ? "IPv6" : "IPv4") sources and AWS cannot switch a rule's address family; give an \(ruleIsIPv6 ? "IPv6" : "IPv4") address or a rule for \(range.description)"
+                )
+            }
             try await ec2.allowTCP(groupId: groupId, ruleId: rule, port: port, from: range, description: description)
             let after = try await ec2.describeSecurityGroupRule(rule)
             if aws.json {

@@ -44,19 +44,15 @@ struct AWSClientMotoTests {
     func typedErrors() async throws {
         let moto = try await TestMoto.shared.endpoint()
         let rds = RDSClient(client(moto))
-        await #expect { try await rds.describeDBInstance("nope-\(UUID().uuidString.prefix(6).lowercased())") } throws: {
-            ($0 as? AWSError)?.code == "DBInstanceNotFound"
-        }
+        #expect(await expectAWSError(code: "DBInstanceNotFound") { try await rds.describeDBInstance("nope-\(UUID().uuidString.prefix(6).lowercased())") })
         let identifier = "typed-\(UUID().uuidString.prefix(8).lowercased())"
         _ = try await rds.createDBInstance(RDSClient.CreateRequest(identifier: identifier))
-        await #expect { try await rds.startDBInstance(identifier) } throws: { ($0 as? AWSError)?.code == "InvalidDBInstanceState" }
-        await #expect { try await rds.deleteDBInstance(identifier, finalSnapshotIdentifier: nil) } throws: {
-            ($0 as? AWSError)?.code == "InvalidParameterCombination"
-        }
+        #expect(await expectAWSError(code: "InvalidDBInstanceState") { try await rds.startDBInstance(identifier) })
+        #expect(await expectAWSError(code: "InvalidParameterCombination") { try await rds.deleteDBInstance(identifier, finalSnapshotIdentifier: nil) })
         let (groupId, _) = try await moto.makeSecurityGroupRule()
-        await #expect {
+        #expect(await expectAWSError(code: "InvalidSecurityGroupRuleId.NotFound") {
             try await EC2Client(client(moto)).allowTCP(groupId: groupId, ruleId: "sgr-0123456789abcdef0", port: 5432, from: try IPRange("203.0.113.9"), description: "x")
-        } throws: { ($0 as? AWSError)?.code == "InvalidSecurityGroupRuleId.NotFound" }
+        })
     }
 
     @Test("Secrets Manager's JSON protocol reads the managed master password; a missing secret is ResourceNotFoundException")
@@ -68,9 +64,7 @@ struct AWSClientMotoTests {
         let secrets = SecretsManagerClient(client(moto))
         let credentials = try await secrets.databaseCredentials(secretId: arn)
         #expect(!credentials.password.isEmpty)
-        await #expect { try await secrets.databaseCredentials(secretId: "no-such-secret") } throws: {
-            ($0 as? AWSError)?.code == "ResourceNotFoundException"
-        }
+        #expect(await expectAWSError(code: "ResourceNotFoundException") { try await secrets.databaseCredentials(secretId: "no-such-secret") })
     }
 
     @Test("an endpoint that does not answer fails within the deadline as unreachable")
@@ -80,12 +74,22 @@ struct AWSClientMotoTests {
             credentials: AWSCredentials(accessKeyId: "a", secretAccessKey: "b"), region: "us-east-1", endpointOverride: URL(string: "http://127.0.0.1:\(port)")
         )
         let started = ContinuousClock.now
-        await #expect {
+        let error = await #expect(throws: AWSError.self) {
             try await RDSClient(AWSClient(configuration: configuration, timeout: .seconds(2))).describeDBInstance("x")
-        } throws: { error in
-            if case .unreachable = error as? AWSError { return true }
-            return false
         }
+        if case .unreachable = error {} else { Issue.record("not unreachable: \(String(describing: error))") }
         #expect(ContinuousClock.now - started < .seconds(10))
+    }
+}
+
+/// True when `body` throws an `AWSError` with this AWS error code.
+func expectAWSError(code: String, _ body: () async throws -> some Any) async -> Bool {
+    do {
+        _ = try await body()
+        return false
+    } catch let error as AWSError {
+        return error.code == code
+    } catch {
+        return false
     }
 }
