@@ -98,6 +98,7 @@ struct RDSCommandTests {
             let result = try await cruddur(["rds", "create", "--identifier", identifier] + arguments, moto)
             #expect(result.status != 0, "\(arguments): \(result)")
             #expect(result.stderr.contains(message), "\(arguments): \(result)")
+            #expect(result.stderr.trimmingCharacters(in: .newlines).split(separator: "\n").count == 1, "one line: \(result)")
         }
         let shortPassword = try await cruddur(["rds", "create", "--identifier", identifier, "--master-password-env", "PW"], moto, ["PW": "short"])
         expectOneLineFailure(shortPassword, containing: "8–128 printable ASCII", moto)
