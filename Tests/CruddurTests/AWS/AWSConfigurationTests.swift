@@ -3,10 +3,20 @@ import Foundation
 import Testing
 
 @Suite("AWS configuration: credentials, region and endpoint as the AWS CLI resolves them")
-struct AWSConfigurationTests {
-    /// A HOME with ~/.aws/credentials and ~/.aws/config.
+final class AWSConfigurationTests {
+    private var folders: [String] = []
+
+    deinit {
+        for folder in folders { try? FileManager.default.removeItem(atPath: folder) }
+    }
+
+    /// A HOME that does not exist: no profile files at all.
+    let emptyHome = "/nonexistent/cruddur-home"
+
+    /// A HOME with ~/.aws/credentials and ~/.aws/config, removed when the suite value goes.
     func home(credentials: String = "", config: String = "") throws -> String {
-        let home = makeTemporaryHome()
+        let home = NSTemporaryDirectory() + "cruddur-aws-config-\(UUID().uuidString.prefix(8))"
+        folders.append(home)
         try FileManager.default.createDirectory(atPath: home + "/.aws", withIntermediateDirectories: true)
         try credentials.write(toFile: home + "/.aws/credentials", atomically: true, encoding: .utf8)
         try config.write(toFile: home + "/.aws/config", atomically: true, encoding: .utf8)
@@ -81,11 +91,11 @@ struct AWSConfigurationTests {
 
     @Test("AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE move the files; keys may sit in the config file")
     func movedFiles() throws {
-        let folder = makeTemporaryHome()
+        let folder = try home()
         try "[profile x]\naws_access_key_id = AKIACONFIG\naws_secret_access_key = config-secret\nregion = sa-east-1\n"
             .write(toFile: folder + "/conf", atomically: true, encoding: .utf8)
         let configuration = try AWSConfiguration.resolve(environment: [
-            "HOME": makeTemporaryHome(), "AWS_CONFIG_FILE": folder + "/conf", "AWS_SHARED_CREDENTIALS_FILE": folder + "/missing", "AWS_PROFILE": "x",
+            "HOME": emptyHome, "AWS_CONFIG_FILE": folder + "/conf", "AWS_SHARED_CREDENTIALS_FILE": folder + "/missing", "AWS_PROFILE": "x",
         ])
         #expect(configuration.credentials.accessKeyId == "AKIACONFIG")
         #expect(configuration.region == "sa-east-1")
@@ -93,7 +103,7 @@ struct AWSConfigurationTests {
 
     @Test("AWS_ENDPOINT_URL or --endpoint-url sends every service there; malformed ones are refused")
     func endpoint() throws {
-        let environment = ["HOME": makeTemporaryHome(), "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_REGION": "us-east-1"]
+        let environment = ["HOME": emptyHome, "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_REGION": "us-east-1"]
         let fromVariable = try AWSConfiguration.resolve(environment: environment.merging(["AWS_ENDPOINT_URL": "http://127.0.0.1:5000"]) { $1 })
         #expect(fromVariable.endpoint(for: "ec2").absoluteString == "http://127.0.0.1:5000")
         let explicit = try AWSConfiguration.resolve(endpointURL: "https://example.test", environment: environment)
@@ -114,13 +124,13 @@ struct AWSConfigurationTests {
                 return String(describing: error)
             }
         }
-        #expect(message(["HOME": makeTemporaryHome(), "AWS_REGION": "us-east-1"]).contains("no AWS credentials"))
+        #expect(message(["HOME": emptyHome, "AWS_REGION": "us-east-1"]).contains("no AWS credentials"))
         let half = message(["HOME": home, "AWS_SECRET_ACCESS_KEY": "half-secret"])
         #expect(half.contains("must be set together"))
         #expect(!half.contains("half-secret"))
         #expect(message(["HOME": home, "AWS_PROFILE": "nope"]).contains("'nope' is in neither"))
         #expect(message(["HOME": home], profile: "sso").contains("sso_session"))
-        #expect(message(["HOME": makeTemporaryHome(), "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"]).contains("no AWS region"))
+        #expect(message(["HOME": emptyHome, "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"]).contains("no AWS region"))
         #expect(message(["HOME": home], region: "Not A Region").contains("not an AWS region"))
         #expect(!message(["HOME": home, "AWS_PROFILE": "nope"]).contains("cruddur-secret"))
     }

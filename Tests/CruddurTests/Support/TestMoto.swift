@@ -97,9 +97,12 @@ struct MotoEndpoint: Sendable {
     }
 }
 
+/// This test process's scratch folder for AWS tests; the moto watchdog removes it when the process ends.
+let awsTestScratchDirectory = NSTemporaryDirectory() + "cruddur-aws-tests-\(getpid())"
+
 /// A fresh empty folder to be a child's HOME (no ~/.aws of the machine leaks in).
 func makeTemporaryHome() -> String {
-    let path = NSTemporaryDirectory() + "cruddur-home-\(UUID().uuidString.prefix(8))"
+    let path = awsTestScratchDirectory + "/home-\(UUID().uuidString.prefix(8))"
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
@@ -132,6 +135,7 @@ actor TestMoto {
             while kill -0 \(getpid()) 2>/dev/null && kill -0 $moto 2>/dev/null; do sleep 0.5; done
             kill $moto 2>/dev/null
             wait $moto
+            rm -rf "\(awsTestScratchDirectory)" "\(logPath)"
             """
         var environment = ProcessInfo.processInfo.environment
         environment["INITIAL_NO_AUTH_ACTION_COUNT"] = "3"
