@@ -1,3 +1,4 @@
+import CruddurDatabase
 import Foundation
 import Testing
 
@@ -219,6 +220,19 @@ struct RDSCommandTests {
         #expect(withPassword.json["sslrootcert"] as? String == "/etc/rds/ca.pem")
         #expect(withPassword.json["caBundleSource"] as? String == "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem")
         #expect(!withPassword.stderr.contains(password))
+
+        // The URL is one `cruddur db --prod` reads as meant: the password decoded, TLS verified against the bundle.
+        let settings = try ConnectionSettings(url: try #require(withPassword.json["url"] as? String), environment: [:])
+        #expect(settings.username == "cruddurroot")
+        #expect(settings.password == password)
+        #expect(settings.database == "cruddur")
+        #expect(settings.sslMode == .verifyFull)
+        #expect(settings.sslRootCertificatePath == "/etc/rds/ca.pem")
+        if case .tcp(let host, let port) = settings.endpoint {
+            #expect(host.hasPrefix(identifier) && port == 5432)
+        } else {
+            Issue.record("not a TCP endpoint: \(settings.endpoint)")
+        }
 
         let ownPassword = uniqueIdentifier("ownpw")
         #expect(try await cruddur(["rds", "create", "--identifier", ownPassword, "--master-password-env", "PW"], moto, ["PW": "Another-Pass-42"]).status == 0)
