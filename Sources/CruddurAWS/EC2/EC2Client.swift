@@ -37,7 +37,8 @@ public struct EC2Client: Sendable {
 
     public func describeSecurityGroupRule(_ ruleId: String) async throws -> SecurityGroupRule {
         let document = try await client.query(
-            service: "ec2", version: Self.apiVersion, action: "DescribeSecurityGroupRules", parameters: [("SecurityGroupRuleId.1", ruleId)]
+            service: "ec2", version: Self.apiVersion, action: "DescribeSecurityGroupRules", parameters: [("SecurityGroupRuleId.1", ruleId)],
+            readOnly: true
         )
         let rules = document.first("securityGroupRuleSet")?.children(named: "item").map(SecurityGroupRule.init) ?? []
         guard let rule = rules.first(where: { $0.ruleId == ruleId }) else {

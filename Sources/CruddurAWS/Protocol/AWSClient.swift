@@ -28,8 +28,38 @@ public struct AWSClient: Sendable {
         self.now = now
     }
 
+    /// How many times a read-only call is tried when AWS throttles it or fails with a 5xx.
+    public static let attemptsForReads = 3
+
     /// Calls a Query-protocol action and returns the parsed XML response document.
-    public func query(service: String, version: String, action: String, parameters: [(String, String)]) async throws -> XMLTree {
+    /// - Parameter readOnly: the action changes nothing (`Describe…`), so transient failures are retried with backoff.
+    public func query(service: String, version: String, action: String, parameters: [(String, String)], readOnly: Bool = false) async throws -> XMLTree {
+        try await retrying(readOnly, service: service, action: action) {
+            try await queryOnce(service: service, version: version, action: action, parameters: parameters)
+        }
+    }
+
+    /// Calls a JSON 1.1 protocol action (`X-Amz-Target: <prefix>.<action>`) and returns the decoded object.
+    public func json(service: String, targetPrefix: String, action: String, body: [String: String], readOnly: Bool = false) async throws -> [String: Any] {
+        try await retrying(readOnly, service: service, action: action) {
+            try await jsonOnce(service: service, targetPrefix: targetPrefix, action: action, body: body)
+        }
+    }
+
+    private func retrying<Result>(_ readOnly: Bool, service: String, action: String, _ call: () async throws -> Result) async throws -> Result {
+        var attempt = 1
+        while true {
+            do {
+                return try await call()
+            } catch let error as AWSError where readOnly && error.isTransient && attempt < Self.attemptsForReads {
+                logger.debug("aws retry", metadata: ["service": "\(service)", "action": "\(action)", "attempt": "\(attempt)"])
+                try await Task.sleep(for: .milliseconds(250 * (1 << (attempt - 1))))
+                attempt += 1
+            }
+        }
+    }
+
+    private func queryOnce(service: String, version: String, action: String, parameters: [(String, String)]) async throws -> XMLTree {
         let body = AWSPercentEncoding.formBody([("Action", action), ("Version", version)] + parameters)
         let response = try await send(
             service: service, action: action, body: Array(body.utf8),
@@ -57,8 +87,7 @@ public struct AWSClient: Sendable {
         return document
     }
 
-    /// Calls a JSON 1.1 protocol action (`X-Amz-Target: <prefix>.<action>`) and returns the decoded object.
-    public func json(service: String, targetPrefix: String, action: String, body: [String: String]) async throws -> [String: Any] {
+    private func jsonOnce(service: String, targetPrefix: String, action: String, body: [String: String]) async throws -> [String: Any] {
         let payload = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
         let response = try await send(
             service: service, action: action, body: Array(payload),
@@ -133,7 +162,7 @@ public struct AWSClient: Sendable {
     private static func describe(_ error: any Error) -> String {
         if let error = error as? HTTPClientError {
             switch error {
-            case .deadlineExceeded, .readTimeout, .connectTimeout: return "no answer in time"
+            case .deadlineExceeded, .readTimeout, .connectTimeout: return AWSError.noAnswerInTime
             case .remoteConnectionClosed: return "the connection was closed"
             default: return String(describing: error)
             }

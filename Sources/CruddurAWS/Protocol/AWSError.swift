@@ -39,6 +39,20 @@ public enum AWSError: Error, CustomStringConvertible, Sendable {
         return Self.authCodes.contains(error.code) || error.httpStatus == 401
     }
 
+    /// True for failures a retry may fix: throttling and AWS's own 5xx errors. An unreachable endpoint is not
+    /// retried here: the HTTP client already keeps trying to connect until the call's deadline.
+    public var isTransient: Bool {
+        guard case .service(let error) = self else { return false }
+        return error.httpStatus >= 500 || Self.throttlingCodes.contains(error.code)
+    }
+
+    static let noAnswerInTime = "no answer in time"
+
+    static let throttlingCodes: Set<String> = [
+        "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled", "RequestThrottledException",
+        "RequestLimitExceeded", "TooManyRequestsException", "SlowDown", "ProvisionedThroughputExceededException",
+    ]
+
     static let authCodes: Set<String> = [
         "SignatureDoesNotMatch", "InvalidClientTokenId", "UnrecognizedClientException", "AuthFailure", "InvalidAccessKeyId",
         "ExpiredToken", "ExpiredTokenException", "IncompleteSignature", "MissingAuthenticationToken", "InvalidSignatureException",

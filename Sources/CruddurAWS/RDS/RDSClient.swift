@@ -80,7 +80,8 @@ public struct RDSClient: Sendable {
 
     public func describeDBInstance(_ identifier: String) async throws -> DBInstance {
         let document = try await client.query(
-            service: "rds", version: Self.apiVersion, action: "DescribeDBInstances", parameters: [("DBInstanceIdentifier", identifier)]
+            service: "rds", version: Self.apiVersion, action: "DescribeDBInstances", parameters: [("DBInstanceIdentifier", identifier)],
+            readOnly: true
         )
         guard let instance = document.first("DBInstances")?.children.first else {
             throw AWSError.service(.init(

@@ -16,7 +16,7 @@ public struct SecretsManagerClient: Sendable {
 
     public func databaseCredentials(secretId: String) async throws -> DatabaseCredentials {
         let answer = try await client.json(
-            service: "secretsmanager", targetPrefix: "secretsmanager", action: "GetSecretValue", body: ["SecretId": secretId]
+            service: "secretsmanager", targetPrefix: "secretsmanager", action: "GetSecretValue", body: ["SecretId": secretId], readOnly: true
         )
         guard let text = answer["SecretString"] as? String,
               let secret = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any],
