@@ -119,9 +119,10 @@ public struct AWSClient: Sendable {
 
     private func send(service: String, action: String, body: [UInt8], headers: [(String, String)]) async throws -> RawResponse {
         let endpoint = configuration.endpoint(for: service)
-        guard let host = endpoint.host else {
+        guard let bareHost = endpoint.host else {
             throw AWSError.configuration("the endpoint \(endpoint) has no host")
         }
+        let host = bareHost.contains(":") && !bareHost.hasPrefix("[") ? "[\(bareHost)]" : bareHost
         let scheme = endpoint.scheme?.lowercased() ?? "https"
         let hostHeader: String
         if let port = endpoint.port, !(scheme == "https" && port == 443), !(scheme == "http" && port == 80) {
@@ -135,9 +136,7 @@ public struct AWSClient: Sendable {
         let signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region, service: service)
         let signature = signer.sign(method: "POST", path: path, headers: toSign, payload: body, date: now())
 
-        var url = "\(scheme)://\(hostHeader)\(path)"
-        if url.hasSuffix("//") { url.removeLast() }
-        var request = HTTPClientRequest(url: url)
+        var request = HTTPClientRequest(url: "\(scheme)://\(hostHeader)\(path)")
         request.method = .POST
         for (name, value) in toSign + signature.headers {
             request.headers.replaceOrAdd(name: name, value: value)
