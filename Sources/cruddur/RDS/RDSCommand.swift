@@ -5,6 +5,10 @@ struct RDSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rds",
         abstract: "Create, inspect, stop, start and delete the RDS instance; point its security-group rule at an IP.",
-        subcommands: []
+        discussion: """
+            Credentials and region come from --profile/--region, the AWS_* environment variables or ~/.aws/credentials \
+            and ~/.aws/config, as for the aws CLI; AWS_ENDPOINT_URL or --endpoint-url sends the calls elsewhere.
+            """,
+        subcommands: [RDSCreate.self, RDSStatus.self, RDSStop.self, RDSStart.self, RDSDelete.self, RDSAllowIP.self, RDSURL.self]
     )
 }
