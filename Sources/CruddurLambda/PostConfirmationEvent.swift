@@ -32,7 +32,7 @@ enum PostConfirmationEvent: Equatable, Sendable {
         let email = try string(attributes, "email", path: path + "email")
         let name = try string(attributes, "name", path: path + "name")
         let preferredUsername = try string(attributes, "preferred_username", path: path + "preferred_username")
-        do {
+        do throws(CognitoUserAttributeError) {
             let user = try CognitoUser(sub: sub, email: email, name: name, preferredUsername: preferredUsername)
             return .confirmation(triggerSource: triggerSource, userPoolID: userPoolID, user: user)
         } catch {

@@ -25,6 +25,14 @@ public struct CognitoUserRepository: Sendable {
         public let email: String
         public let displayName: String
         public let handle: String
+
+        public init(uuid: String, cognitoUserID: String, email: String, displayName: String, handle: String) {
+            self.uuid = uuid
+            self.cognitoUserID = cognitoUserID
+            self.email = email
+            self.displayName = displayName
+            self.handle = handle
+        }
     }
 
     let client: PostgresClient

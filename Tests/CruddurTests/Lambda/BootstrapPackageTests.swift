@@ -64,8 +64,7 @@ struct BootstrapPackageTests {
             Array("{oops".utf8),
             cognitoEvent(triggerSource: "PostConfirmation_ConfirmForgotPassword", attributes: attributes),
         ]
-        var timed: [[UInt8]] = []
-        for _ in 0..<15 { timed.append(cognitoEvent(attributes: userAttributes())) }
+        let timed = (0..<15).map { _ in cognitoEvent(attributes: userAttributes()) }
         let child = try await standIn.serve { endpoint in
             for event in events { await standIn.enqueue(event) }
             // The application role's password goes in CONNECTION_URL, as in the Lambda's configuration.

@@ -58,9 +58,8 @@ struct InvocationLoopTests {
         let environment = ["AWS_LAMBDA_RUNTIME_API": "", "CONNECTION_URL": database.libpqURL, "PGPASSFILE": "/dev/null"]
         let before = try await userCount(database)
         try await standIn.serve { endpoint in
-            var environment = environment
-            environment["AWS_LAMBDA_RUNTIME_API"] = endpoint
-            let runtime = Task { await PostConfirmationRuntime.main(environment: environment, logger: TestPostgres.logger) }
+            let variables = environment.merging(["AWS_LAMBDA_RUNTIME_API": endpoint]) { $1 }
+            let runtime = Task { await PostConfirmationRuntime.main(environment: variables, logger: TestPostgres.logger) }
             for _ in 0..<5 { await standIn.enqueue(cognitoEvent(attributes: userAttributes())) }
             let reports = await standIn.waitForReports(5)
             #expect(reports.map(\.kind) == Array(repeating: "response", count: 5))

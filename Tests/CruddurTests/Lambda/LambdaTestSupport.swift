@@ -26,7 +26,7 @@ func cognitoEvent(
 /// The four attributes the trigger needs, for a new user.
 func userAttributes(
     sub: String = UUID().uuidString.lowercased(), email: String? = nil, name: String = "Test User", handle: String? = nil
-) -> [String: Any] {
+) -> [String: String] {
     let suffix = String(UUID().uuidString.lowercased().prefix(8))
     return [
         "sub": sub,

@@ -22,16 +22,17 @@ struct PostConfirmationHandlerTests {
                 Issue.record("expected a created user, got \(result)")
                 return
             }
-            let stored = try await repository.find(cognitoUserID: attributes["sub"] as! String)
+            let stored = try await repository.find(cognitoUserID: attributes["sub"]!)
             #expect(stored == CognitoUserRepository.StoredUser(
-                uuid: uuid, cognitoUserID: attributes["sub"] as! String, email: attributes["email"] as! String,
+                uuid: uuid, cognitoUserID: attributes["sub"]!, email: attributes["email"]!,
                 displayName: "Ada Lovelace", handle: "ada"
             ))
         }
     }
 
     @Test func aRepeatedConfirmationAddsNoSecondRow() async throws {
-        let event = cognitoEvent(attributes: userAttributes())
+        let attributes = userAttributes()
+        let event = cognitoEvent(attributes: attributes)
         let before = try await userCount(database)
         try await withPostConfirmationHandler(database) { handler, _ in
             let first = try await handler.handle(event, context: InvocationContext(requestID: "r1"))
@@ -40,7 +41,7 @@ struct PostConfirmationHandlerTests {
                 Issue.record("expected a created user, got \(first.result)")
                 return
             }
-            #expect(second.result == .stored(.unchanged, cognitoUserID: try Self.sub(of: event), handle: try Self.handle(of: event)))
+            #expect(second.result == .stored(.unchanged, cognitoUserID: attributes["sub"]!, handle: attributes["preferred_username"]!))
             #expect(second.response == event)
         }
         #expect(try await userCount(database) == before + 1)
@@ -114,7 +115,7 @@ struct PostConfirmationHandlerTests {
             let error = await handlerError(handler, cognitoEvent(attributes: newcomer))
             #expect(error?.errorType == "Cruddur.HandleTaken")
             #expect(error?.errorMessage.contains("'bayko'") == true)
-            #expect(try await repository.find(cognitoUserID: newcomer["sub"] as! String) == nil)
+            #expect(try await repository.find(cognitoUserID: newcomer["sub"]!) == nil)
 
             // An existing user who changed their handle to a taken one keeps every old attribute.
             _ = try await handler.handle(cognitoEvent(attributes: existing), context: InvocationContext(requestID: "r1"))
@@ -134,9 +135,10 @@ struct PostConfirmationHandlerTests {
     func eachMissingAttributeIsAnError(attribute: String) async throws {
         var attributes = userAttributes()
         attributes.removeValue(forKey: attribute)
+        let event = cognitoEvent(attributes: attributes)
         let before = try await userCount(database)
         try await withPostConfirmationHandler(database) { handler, _ in
-            let error = await handlerError(handler, cognitoEvent(attributes: attributes))
+            let error = await handlerError(handler, event)
             #expect(error == LambdaFunctionError(errorType: "Cruddur.InvalidEvent", errorMessage: "the event has no request.userAttributes.\(attribute)"))
         }
         #expect(try await userCount(database) == before)
@@ -169,8 +171,9 @@ struct PostConfirmationHandlerTests {
         #expect(try await userCount(database) == before)
     }
 
-    /// Attributes of the wrong type or with values that cannot be stored.
-    static let badAttributes: [(String, Any, String)] = [
+    /// Attributes of the wrong type or with values that cannot be stored, as events, with the message each gets.
+    static func badAttributeEvents() -> [([UInt8], String)] {
+        let cases: [(String, Any, String)] = [
         ("sub", 42, "the event's request.userAttributes.sub must be a string, not a number"),
         ("email", NSNull(), "the event's request.userAttributes.email must be a string, not null"),
         ("name", ["first": "Ada"], "the event's request.userAttributes.name must be a string, not an object"),
@@ -181,16 +184,21 @@ struct PostConfirmationHandlerTests {
         ("name", "Ada\u{0}Lovelace", "the event's user attribute 'name' contains control characters"),
         ("preferred_username", "two words", "the event's user attribute 'preferred_username' contains a space, '/' or '@'"),
         ("preferred_username", String(repeating: "x", count: 65), "the event's user attribute 'preferred_username' is longer than 64 characters"),
-    ]
+        ]
+        return cases.map { attribute, value, message in
+            var attributes: [String: Any] = userAttributes()
+            attributes[attribute] = value
+            return (cognitoEvent(attributes: attributes), message)
+        }
+    }
 
     @Test func attributesOfTheWrongTypeOrValueAreErrors() async throws {
         let before = try await userCount(database)
+        let events = Self.badAttributeEvents()
         try await withPostConfirmationHandler(database) { handler, _ in
-            for (attribute, value, message) in Self.badAttributes {
-                var attributes = userAttributes()
-                attributes[attribute] = value
-                let error = await handlerError(handler, cognitoEvent(attributes: attributes))
-                #expect(error == LambdaFunctionError(errorType: "Cruddur.InvalidEvent", errorMessage: message), "\(attribute)")
+            for (event, message) in events {
+                let error = await handlerError(handler, event)
+                #expect(error == LambdaFunctionError(errorType: "Cruddur.InvalidEvent", errorMessage: message))
             }
         }
         #expect(try await userCount(database) == before)
@@ -256,14 +264,5 @@ struct PostConfirmationHandlerTests {
             }
             #expect(ContinuousClock.now - start < .milliseconds(1_250))
         }
-    }
-
-    static func sub(of event: [UInt8]) throws -> String { try attribute("sub", of: event) }
-    static func handle(of event: [UInt8]) throws -> String { try attribute("preferred_username", of: event) }
-
-    static func attribute(_ name: String, of event: [UInt8]) throws -> String {
-        let object = try JSONSerialization.jsonObject(with: Data(event)) as! [String: Any]
-        let attributes = (object["request"] as! [String: Any])["userAttributes"] as! [String: Any]
-        return attributes[name] as! String
     }
 }

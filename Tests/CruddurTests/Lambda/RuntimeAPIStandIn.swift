@@ -26,8 +26,6 @@ actor RuntimeAPIStandIn {
     private(set) var reports: [Report] = []
     private var finished = false
     private var servedAt: [String: ContinuousClock.Instant] = [:]
-    /// Milliseconds since the epoch sent as `Lambda-Runtime-Deadline-Ms`.
-    var deadlineOffset: Duration = .seconds(5)
 
     /// Queues an event; returns its request id.
     @discardableResult
@@ -69,8 +67,9 @@ actor RuntimeAPIStandIn {
         let router = Router()
         let base = "/2018-06-01/runtime"
         router.get("\(base)/invocation/next") { _, _ -> Response in
-            guard let (id, event) = await self.next() else { return Response(status: .gone) }
-            let deadline = Int64((Date().timeIntervalSince1970 * 1000).rounded()) + Int64(await self.deadlineOffset.components.seconds * 1000)
+            guard let next = await self.next() else { return Response(status: .gone) }
+            let (id, event) = next
+            let deadline = Int64((Date().timeIntervalSince1970 * 1000).rounded()) + 5_000
             var headers = HTTPFields()
             headers[HTTPField.Name("Lambda-Runtime-Aws-Request-Id")!] = id
             headers[HTTPField.Name("Lambda-Runtime-Deadline-Ms")!] = String(deadline)
