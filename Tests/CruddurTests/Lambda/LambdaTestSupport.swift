@@ -64,7 +64,7 @@ func userCount(_ settings: ConnectionSettings) async throws -> Int {
 
 /// The handler's error for an event, or nil when it succeeded.
 func handlerError(_ handler: PostConfirmationHandler, _ event: [UInt8]) async -> LambdaFunctionError? {
-    do {
+    do throws(LambdaFunctionError) {
         _ = try await handler.handle(event, context: InvocationContext(requestID: "test"))
         return nil
     } catch {
