@@ -63,7 +63,7 @@ public struct PostConfirmationHandler: Sendable {
         try await withDeadline(budget, operation: "storing a confirmed Cognito user") { [repository] in
             do {
                 return try await repository.upsert(user, deadline: budget)
-            } catch let error as DatabaseError where error.isUnavailable {
+            } catch let error as DatabaseError where error.isUnavailable && !Task.isCancelled {
                 logger.warning("Lost the database connection; retrying once", metadata: ["error": "\(error)"])
                 return try await repository.upsert(user, deadline: budget)
             }

@@ -34,11 +34,15 @@ struct LambdaInvoke: AsyncParsableCommand {
             let outcome = try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await client.run() }
                 defer { group.cancelAll() }
-                let handler = PostConfirmationHandler(repository: CognitoUserRepository(client: client, logger: logger), logger: logger)
+                // The failure is the command's one line on stderr; the handler's own log lines only when LOG_LEVEL asks.
+                var handlerLogger = logger
+                if ProcessInfo.processInfo.environment["LOG_LEVEL"] == nil { handlerLogger.logLevel = .critical }
+                let handler = PostConfirmationHandler(
+                    repository: CognitoUserRepository(client: client, logger: logger), logger: handlerLogger
+                )
                 return try await handler.handle(bytes, context: InvocationContext(requestID: "local-\(UUID().uuidString.lowercased())"))
             }
-            FileHandle.standardOutput.write(Data(outcome.response))
-            print("")
+            FileHandle.standardOutput.write(Data(outcome.response + [UInt8(ascii: "\n")]))
             writeToStandardError("cruddur: \(Self.summary(outcome.result))\n")
         }
     }
