@@ -10,7 +10,8 @@ struct LambdaPackage: AsyncParsableCommand {
         discussion: """
             Runs `swift build -c release --product cruddur-post-confirmation --static-swift-stdlib \
             -Xswiftc -static-executable` in its own scratch folder (.build-lambda), so it never waits on the debug \
-            build. Needs `zip` (scripts/bootstrap installs it). Prints the zip file's path.
+            build, then strips the symbol table (half the size; --no-strip keeps it). Needs `zip` (scripts/bootstrap \
+            installs it) and binutils' `strip`. Prints the zip file's path.
             """
     )
 
@@ -22,6 +23,9 @@ struct LambdaPackage: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Where to put bootstrap and the zip (default: <package>/.build-lambda/lambda).", valueName: "folder"))
     var output: String?
+
+    @Flag(help: "Keep the symbol table (a larger bootstrap, with symbol names in crash backtraces).")
+    var noStrip = false
 
     func validate() throws {
         guard FileManager.default.fileExists(atPath: packagePath + "/Package.swift") else {
@@ -35,6 +39,7 @@ struct LambdaPackage: AsyncParsableCommand {
             let outputDirectory = URL(fileURLWithPath: output ?? packageDirectory + "/.build-lambda/lambda").standardizedFileURL.path
             let swift = try Self.executable("swift", hint: "install Swift 6 and put it on PATH")
             let zip = try Self.executable("zip", hint: "install it (apt-get install zip; scripts/bootstrap does)")
+            let strip = noStrip ? nil : try Self.executable("strip", hint: "install binutils, or pass --no-strip")
             let buildArguments = [
                 "build", "-c", "release", "--product", Self.product, "--static-swift-stdlib", "-Xswiftc", "-static-executable",
                 "--scratch-path", packageDirectory + "/.build-lambda", "--package-path", packageDirectory,
@@ -57,8 +62,14 @@ struct LambdaPackage: AsyncParsableCommand {
             } catch {
                 throw CommandFailure("cannot copy \(built) to \(bootstrap): \(error.localizedDescription)")
             }
+            if let strip {
+                let stripStatus = try Subprocess([strip, bootstrap], outputPath: outputDirectory + "/strip.log").wait()
+                guard stripStatus == 0 else { throw CommandFailure("strip failed (exit \(stripStatus)); see \(outputDirectory)/strip.log") }
+            }
             let zipStatus = try Subprocess([zip, "-q", "-X", "-j", archive, bootstrap], outputPath: outputDirectory + "/zip.log").wait()
             guard zipStatus == 0 else { throw CommandFailure("zip failed (exit \(zipStatus)); see \(outputDirectory)/zip.log") }
+            try? fileManager.removeItem(atPath: outputDirectory + "/strip.log")
+            try? fileManager.removeItem(atPath: outputDirectory + "/zip.log")
             let size = (try? fileManager.attributesOfItem(atPath: bootstrap)[.size] as? Int) ?? 0
             let zipSize = (try? fileManager.attributesOfItem(atPath: archive)[.size] as? Int) ?? 0
             writeToStandardError("cruddur: bootstrap is \(size) bytes, the zip \(zipSize) bytes\n")

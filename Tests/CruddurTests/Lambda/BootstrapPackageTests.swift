@@ -93,6 +93,9 @@ struct BootstrapPackageTests {
             let median = latencies.sorted()[latencies.count / 2]
             print("bootstrap warm invocation against local PostgreSQL over TCP: median \(median) of \(latencies.count), min \(latencies.min()!), max \(latencies.max()!)")
             #expect(median < .seconds(1))
+            // One pool per execution environment: all those invocations went through one server connection.
+            let backends = try await InvocationLoopTests.backends(of: PostConfirmationRuntime.applicationName, in: admin)
+            #expect(backends == 1)
             return child
         }
         // The stand-in now answers `next` with 410: the function stops.
