@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "cruddur", targets: ["cruddur"]),
+        .executable(name: "cruddur-post-confirmation", targets: ["cruddur-post-confirmation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -60,6 +61,24 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        /// The Cognito post-confirmation Lambda: the event handler and a Lambda Runtime API client.
+        .target(
+            name: "CruddurLambda",
+            dependencies: [
+                "CruddurDomain",
+                "CruddurDatabase",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        /// The Lambda's `bootstrap`: packaged by `cruddur lambda package`.
+        .executableTarget(
+            name: "cruddur-post-confirmation",
+            dependencies: ["CruddurLambda"]
+        ),
         .executableTarget(
             name: "cruddur",
             dependencies: [
@@ -67,6 +86,7 @@ let package = Package(
                 "CruddurDatabase",
                 "CruddurAPI",
                 "CruddurAWS",
+                "CruddurLambda",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -80,6 +100,8 @@ let package = Package(
                 "CruddurDatabase",
                 "CruddurAPI",
                 "CruddurAWS",
+                "CruddurLambda",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

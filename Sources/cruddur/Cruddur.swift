@@ -7,7 +7,7 @@ struct Cruddur: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cruddur",
         abstract: "Cruddur: ephemeral micro-blogging on PostgreSQL.",
-        subcommands: [ServeCommand.self, DBCommand.self, RDSCommand.self]
+        subcommands: [ServeCommand.self, DBCommand.self, RDSCommand.self, LambdaCommand.self]
     )
 
     /// Parses and runs the subcommand; a usage error is one line on stderr and exit code 64.

@@ -1,0 +1,101 @@
+import ArgumentParser
+import CruddurDatabase
+import Foundation
+
+/// `cruddur lambda package`: a fully static `bootstrap` for the `provided.al2023` / `provided.al2` runtimes, zipped.
+struct LambdaPackage: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "package",
+        abstract: "Build the post-confirmation function as a static executable named bootstrap, and zip it for Lambda.",
+        discussion: """
+            Runs `swift build -c release --product cruddur-post-confirmation --static-swift-stdlib \
+            -Xswiftc -static-executable` in its own scratch folder (.build-lambda), so it never waits on the debug \
+            build, then strips the symbol table (half the size; --no-strip keeps it). Needs `zip` (scripts/bootstrap \
+            installs it) and binutils' `strip`. Prints the zip file's path.
+            """
+    )
+
+    static let product = "cruddur-post-confirmation"
+    static let zipName = "cruddur-post-confirmation.zip"
+
+    @Option(help: ArgumentHelp("The folder of the Swift package.", valueName: "folder"))
+    var packagePath = "."
+
+    @Option(help: ArgumentHelp("Where to put bootstrap and the zip (default: <package>/.build-lambda/lambda).", valueName: "folder"))
+    var output: String?
+
+    @Flag(help: "Keep the symbol table (a larger bootstrap, with symbol names in crash backtraces).")
+    var noStrip = false
+
+    func validate() throws {
+        guard FileManager.default.fileExists(atPath: packagePath + "/Package.swift") else {
+            throw ValidationError("--package-path '\(packagePath)' holds no Package.swift")
+        }
+    }
+
+    func run() async throws {
+        try await reportingFailures {
+            let packageDirectory = URL(fileURLWithPath: packagePath).standardizedFileURL.path
+            let outputDirectory = URL(fileURLWithPath: output ?? packageDirectory + "/.build-lambda/lambda").standardizedFileURL.path
+            let swift = try Self.executable("swift", hint: "install Swift 6 and put it on PATH")
+            let zip = try Self.executable("zip", hint: "install it (apt-get install zip; scripts/bootstrap does)")
+            let strip = noStrip ? nil : try Self.executable("strip", hint: "install binutils, or pass --no-strip")
+            let buildArguments = [
+                "build", "-c", "release", "--product", Self.product, "--static-swift-stdlib", "-Xswiftc", "-static-executable",
+                "--scratch-path", packageDirectory + "/.build-lambda", "--package-path", packageDirectory,
+            ]
+            writeToStandardError("cruddur: building the static \(Self.product) (a first build takes many minutes)\n")
+            let status = try Subprocess([swift] + buildArguments, inheritingTerminal: true).wait()
+            guard status == 0 else { throw CommandFailure("swift build failed (exit \(status)); see its output above") }
+            let binDirectory = try Self.capture([swift] + buildArguments + ["--show-bin-path"])
+            let built = binDirectory + "/" + Self.product
+
+            let fileManager = FileManager.default
+            try fileManager.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
+            let bootstrap = outputDirectory + "/bootstrap"
+            let archive = outputDirectory + "/" + Self.zipName
+            try? fileManager.removeItem(atPath: bootstrap)
+            try? fileManager.removeItem(atPath: archive)
+            do {
+                try fileManager.copyItem(atPath: built, toPath: bootstrap)
+                try fileManager.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bootstrap)
+            } catch {
+                throw CommandFailure("cannot copy \(built) to \(bootstrap): \(error.localizedDescription)")
+            }
+            if let strip {
+                let stripStatus = try Subprocess([strip, bootstrap], outputPath: outputDirectory + "/strip.log").wait()
+                guard stripStatus == 0 else { throw CommandFailure("strip failed (exit \(stripStatus)); see \(outputDirectory)/strip.log") }
+            }
+            let zipStatus = try Subprocess([zip, "-q", "-X", "-j", archive, bootstrap], outputPath: outputDirectory + "/zip.log").wait()
+            guard zipStatus == 0 else { throw CommandFailure("zip failed (exit \(zipStatus)); see \(outputDirectory)/zip.log") }
+            try? fileManager.removeItem(atPath: outputDirectory + "/strip.log")
+            try? fileManager.removeItem(atPath: outputDirectory + "/zip.log")
+            let size = (try? fileManager.attributesOfItem(atPath: bootstrap)[.size] as? Int) ?? 0
+            let zipSize = (try? fileManager.attributesOfItem(atPath: archive)[.size] as? Int) ?? 0
+            writeToStandardError("cruddur: bootstrap is \(size) bytes, the zip \(zipSize) bytes\n")
+            print(archive)
+        }
+    }
+
+    /// The full path of a program on PATH.
+    static func executable(_ name: String, hint: String) throws -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
+            return "\(directory)/\(name)"
+        }
+        throw CommandFailure("\(name) not found on PATH: \(hint)")
+    }
+
+    /// The last line a command prints.
+    static func capture(_ argv: [String]) throws -> String {
+        let log = NSTemporaryDirectory() + "cruddur-lambda-\(UUID().uuidString).log"
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let status = try Subprocess(argv, outputPath: log).wait()
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let lastLine = output.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
+        guard status == 0, lastLine.hasPrefix("/") else {
+            throw CommandFailure("\(argv.prefix(2).joined(separator: " ")) --show-bin-path failed (exit \(status)): \(lastLine)")
+        }
+        return lastLine
+    }
+}
