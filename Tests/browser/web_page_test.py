@@ -30,6 +30,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 SEED_MESSAGE = "This was imported as seed data!"
 XSS_MESSAGE = "<img src=x onerror=alert(1)>"
+KEYBOARD_MESSAGE = "Hello from Chromium — typed at the keyboard, café included"
+# 152 code points but 282 UTF-16 units: allowed by the server, over 280 by JavaScript's `.length`.
+CODE_POINT_MESSAGE = "Counting code points: " + "😀" * 130
 WAIT = 20
 
 
@@ -205,12 +208,12 @@ def phase_basic(driver, base_url, screenshot):
     @check("posting by keyboard alone shows the new activity first")
     def _():
         message = driver.find_element(By.ID, "message")
-        message.send_keys("Hello from Chromium ✨ — posted with the keyboard")
+        message.send_keys(KEYBOARD_MESSAGE)
         message.send_keys(Keys.TAB)
         driver.switch_to.active_element.send_keys("bayko")
         expect(driver.switch_to.active_element.get_attribute("id") == "user-handle", "Tab moves to the handle")
         driver.switch_to.active_element.send_keys(Keys.ENTER)
-        wait_for(driver, lambda d: first_message(d) == "Hello from Chromium ✨ — posted with the keyboard", "the new activity on top")
+        wait_for(driver, lambda d: first_message(d) == KEYBOARD_MESSAGE, "the new activity on top")
         top = feed_items(driver)[0]
         expect(top["display_name"] == "Andrew Bayko" and top["handle"] == "@bayko", f"author {top}")
         expect(top["expires_text"] in ("expires in 7d 0h", "expires in 6d 23h"), f"a 7-day expiry, got {top['expires_text']!r}")
@@ -220,12 +223,12 @@ def phase_basic(driver, base_url, screenshot):
         items, _ = api_feed(base_url)
         expect(items[0]["message"] == top["message"] and items[0]["uuid"] == top["uuid"], "the API has it first too")
 
-    @check("the counter counts code points: 250 emoji (500 UTF-16 units) are allowed and post")
+    @check("the counter counts code points: 152 code points in 282 UTF-16 units are allowed and post")
     def _():
-        emoji = "😀" * 250
+        emoji = CODE_POINT_MESSAGE
         set_message(driver, emoji)
-        expect(text_of(driver, "counter-value") == "250", f"counter {text_of(driver, 'counter-value')!r}")
-        expect(driver.execute_script("return document.getElementById('message').value.length") == 500, "500 UTF-16 units")
+        expect(text_of(driver, "counter-value") == "152", f"counter {text_of(driver, 'counter-value')!r}")
+        expect(driver.execute_script("return document.getElementById('message').value.length") == 282, "282 UTF-16 units")
         expect("over" not in driver.find_element(By.ID, "message-counter").get_attribute("class"), "not over the limit")
         driver.find_element(By.ID, "ttl").send_keys(Keys.DOWN * 5)
         expect(driver.find_element(By.ID, "ttl").get_attribute("value") == "1-hour", "the TTL select takes the keyboard")

@@ -48,6 +48,7 @@ struct BrowserTests {
         }
         let basic = try await Self.runBrowser(arguments)
         #expect(basic.status == 0, "\(basic.output)")
+        #expect(basic.output.contains("browser basic: \(arguments.count > 3 ? 9 : 8) passed, 0 failed"), "\(basic.output)")
         // The seed activity and the three good posts; the over-long and unknown-handle posts wrote nothing.
         #expect(try await activityCount(database) == 4)
         let overLong = try await withTestConnection(database) { connection in
@@ -76,6 +77,7 @@ struct BrowserTests {
             "--expiring", Self.expiringMessage,
         ])
         #expect(feed.status == 0, "\(feed.output)")
+        #expect(feed.output.contains("browser feed: 5 passed, 0 failed"), "\(feed.output)")
 
         server.signal(SIGTERM)
         #expect(await server.waitForExit(timeout: .seconds(20)) == 0, "\(server.output)")

@@ -1,5 +1,5 @@
 // Cruddur's page: the home feed and the post form, on the public JSON API.
-// Plain JavaScript with no build step; no inline handlers, no eval, no innerHTML (messages are always text).
+// Plain JavaScript with no build step and no inline handlers; messages are only ever set as text, never parsed as HTML.
 'use strict';
 
 (() => {
@@ -198,7 +198,8 @@
       ? `${plural(shown, 'activity', 'activities')} shown, more below`
       : plural(shown, 'activity', 'activities');
     ui.loadMore.hidden = !more;
-    ui.loadMore.disabled = state.loading;
+    // Busy rather than disabled: a disabled button would drop keyboard focus to the top of the page.
+    ui.loadMore.setAttribute('aria-disabled', String(state.loading));
     ui.loadMore.textContent = state.loading ? 'Loading…' : state.failed ? 'Try again' : 'Load more';
     ui.feedEnd.hidden = more || shown === 0;
     ui.feedEmpty.hidden = more || shown > 0;
@@ -327,7 +328,7 @@
     const body = JSON.stringify({ user_handle: ui.handle.value.trim(), message: ui.message.value, ttl: ui.ttl.value });
 
     state.posting = true;
-    ui.postButton.disabled = true;
+    ui.postButton.setAttribute('aria-disabled', 'true');
     ui.formStatus.textContent = 'Posting…';
     try {
       const response = await fetch(POST_URL, { method: 'POST', headers, body, cache: 'no-store' });
@@ -360,7 +361,7 @@
       showFormError('Could not reach the server. Check that it is running, then try again.');
     } finally {
       state.posting = false;
-      ui.postButton.disabled = false;
+      ui.postButton.setAttribute('aria-disabled', 'false');
     }
   }
 
