@@ -21,12 +21,15 @@ import time
 import urllib.request
 from datetime import datetime
 
-from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException
-from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+except ImportError:
+    sys.exit("web_page_test.py: Selenium is missing: run scripts/bootstrap --tests")
 
 SEED_MESSAGE = "This was imported as seed data!"
 XSS_MESSAGE = "<img src=x onerror=alert(1)>"

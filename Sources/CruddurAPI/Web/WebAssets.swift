@@ -35,7 +35,7 @@ public struct WebAssets: Sendable {
     private let assets: [String: WebAsset]
 
     /// The page itself (`GET /`).
-    public var index: WebAsset { assets["index.html"]! }
+    public let index: WebAsset
 
     /// The asset called exactly `name`, if there is one.
     public func asset(named name: String) -> WebAsset? {
@@ -53,7 +53,11 @@ public struct WebAssets: Sendable {
                 throw WebAssetsError.unreadable(file: file.path)
             }
         }
+        guard let index = assets["index.html"] else {
+            throw WebAssetsError.unreadable(file: directory.appendingPathComponent("index.html").path)
+        }
         self.assets = assets
+        self.index = index
     }
 
     /// The files as built into this module's resource bundle.
