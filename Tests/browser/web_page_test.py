@@ -8,11 +8,15 @@ running `cruddur serve`. Started by Tests/CruddurTests/Web/BrowserTests.swift, i
   web_page_test.py feed --base-url URL --bulk-prefix P --bulk-count N --expiring MESSAGE
       "load more" and scrolling to the end of a long feed, matching the API's pages exactly, and an
       activity that disappears when it expires, without a reload.
+  CRUDDUR_TEST_TOKEN=… web_page_test.py auth --base-url URL
+      against a server in Cognito mode: a 401 asks for a token, a rejected token says so, and the token
+      (from the environment, never the command line) posts as its user.
 
 Prints one line per check and exits non-zero at the first failure (saving a screenshot beside it).
 """
 import argparse
 import json
+import os
 import re
 import shutil
 import sys
@@ -393,9 +397,72 @@ def phase_feed(driver, base_url, bulk_prefix, bulk_count, expiring):
     return checks
 
 
+# ---------------------------------------------------------------- phase 3: Cognito mode
+
+
+def phase_auth(driver, base_url, token):
+    checks = []
+
+    def check(name):
+        def register(function):
+            checks.append((name, function))
+            return function
+        return register
+
+    @check("the feed is public; the token field is hidden until the server asks")
+    def _():
+        expect(token.count(".") == 2, "CRUDDUR_TEST_TOKEN holds a JWT")
+        driver.get(base_url + "/")
+        wait_for(driver, lambda d: first_message(d) == SEED_MESSAGE, "the seed activity")
+        expect(not shown(driver, "token-field") and shown(driver, "handle-field"), "handle shown, token hidden")
+        install_traps(driver)
+
+    @check("a post without a token gets 401: the page asks for a token and writes nothing")
+    def _():
+        driver.find_element(By.ID, "message").send_keys("Signed in, I hope")
+        driver.find_element(By.ID, "user-handle").send_keys("jess-bk")
+        driver.find_element(By.ID, "post-button").click()
+        wait_for(driver, lambda d: shown(d, "token-field"), "the token field")
+        expect(text_of(driver, "token-error") == "Posting needs you to be signed in: paste your access token.",
+               f"error {text_of(driver, 'token-error')!r}")
+        expect(driver.switch_to.active_element.get_attribute("id") == "token", "focus goes to the token field")
+        expect(not shown(driver, "handle-field"), "the handle field goes: the token names the author")
+        expect(first_message(driver) == SEED_MESSAGE, "nothing posted")
+        items, _ = api_feed(base_url)
+        expect(len(items) == 1, f"the API has {len(items)} activities")
+
+    @check("a rejected token says so")
+    def _():
+        driver.switch_to.active_element.send_keys("not.a.token" + Keys.ENTER)
+        wait_for(driver, lambda d: "did not accept this token" in text_of(d, "token-error"), "the rejected-token error")
+        expect(first_message(driver) == SEED_MESSAGE, "nothing posted")
+
+    @check("the pasted token posts as its user (bayko), whatever handle was typed")
+    def _():
+        field = driver.find_element(By.ID, "token")
+        field.clear()
+        field.send_keys(token + Keys.ENTER)
+        wait_for(driver, lambda d: first_message(d) == "Signed in, I hope", "the signed-in post on top")
+        top = feed_items(driver)[0]
+        expect(top["handle"] == "@bayko" and top["display_name"] == "Andrew Bayko", f"author {top['handle']}")
+        expect(not shown(driver, "token-error"), "the token error is cleared")
+        expect(driver.find_element(By.ID, "token").get_attribute("value") == token, "the token stays for the next post")
+        items, _ = api_feed(base_url)
+        expect(items[0]["uuid"] == top["uuid"], "the API has it first")
+
+    @check("no CSP violation, no console error")
+    def _():
+        alerts, violations = driver.execute_script("return [window.__alerts, window.__violations]")
+        expect(alerts == [] and violations == [], f"alerts {alerts}, violations {violations}")
+        problems = console_problems(driver)
+        expect(problems == [], f"console: {problems}")
+
+    return checks
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("phase", choices=["basic", "feed"])
+    parser.add_argument("phase", choices=["basic", "feed", "auth"])
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--screenshot")
     parser.add_argument("--bulk-prefix", default="bulk #")
@@ -411,6 +478,8 @@ def main():
     try:
         if arguments.phase == "basic":
             checks = phase_basic(driver, base_url, arguments.screenshot)
+        elif arguments.phase == "auth":
+            checks = phase_auth(driver, base_url, os.environ.get("CRUDDUR_TEST_TOKEN", ""))
         else:
             checks = phase_feed(driver, base_url, arguments.bulk_prefix, arguments.bulk_count, arguments.expiring)
         for name, function in checks:

@@ -15,8 +15,8 @@ struct BrowserTests {
     static let expiringSeconds = 40
 
     /// Runs one phase of the browser script; its output is the failure message when it fails.
-    static func runBrowser(_ arguments: [String]) async throws -> (status: Int32?, output: String) {
-        var environment = cleanEnvironment()
+    static func runBrowser(_ arguments: [String], environment extra: [String: String] = [:]) async throws -> (status: Int32?, output: String) {
+        var environment = cleanEnvironment(extra)
         // Selenium must not try to download a browser or driver: Debian's are used.
         environment["SE_OFFLINE"] = "true"
         let child = try ChildProcess("/usr/bin/env", ["python3", script] + arguments, environment: environment)
@@ -25,13 +25,16 @@ struct BrowserTests {
         return (status, child.output)
     }
 
-    @Test("home feed, posting, an over-long message, the XSS message, load more to the end, expiry")
+    @Test("local mode: home feed, posting, an over-long message, the XSS message, load more to the end, expiry")
     func page() async throws {
         let database = try await TestPostgres.shared.makeDatabase(seeded: true)
         let port = try freePort()
         let base = "http://127.0.0.1:\(port)"
         let server = try ChildProcess(
-            cruddurExecutable, ["serve"], environment: cleanEnvironment(["CONNECTION_URL": database.libpqURL, "PORT": "\(port)"])
+            cruddurExecutable, ["serve"], environment: cleanEnvironment([
+                "CONNECTION_URL": database.libpqURL, "PORT": "\(port)",
+                "AWS_COGNITO_USER_POOL_ID": "", "AWS_COGNITO_USER_POOL_CLIENT_ID": "", "COGNITO_JWKS_URL": "",
+            ])
         )
         defer { server.signal(SIGTERM) }
         #expect(await HTTP.waitUntilHealthy(base + "/api/health", timeout: .seconds(30)), "\(server.output)")
@@ -58,6 +61,14 @@ struct BrowserTests {
             return try rows[0].decode(Int64.self)
         }
         #expect(overLong == 0)
+        // Each post from the page carried its own Idempotency-Key.
+        let keys = try await withTestConnection(database) { connection in
+            let rows = try await connection.query(
+                "SELECT count(DISTINCT key)::int8 FROM public.idempotency_keys WHERE key LIKE \("web-%")", logger: TestPostgres.logger
+            ).collect()
+            return try rows[0].decode(Int64.self)
+        }
+        #expect(keys == 3)
 
         try await withTestConnection(database) { connection in
             try await connection.query("""
@@ -81,5 +92,30 @@ struct BrowserTests {
 
         server.signal(SIGTERM)
         #expect(await server.waitForExit(timeout: .seconds(20)) == 0, "\(server.output)")
+    }
+
+    @Test("Cognito mode: a 401 asks for a token, a bad token is refused, a good one posts as its user")
+    func cognito() async throws {
+        let database = try await TestPostgres.shared.makeDatabase(seeded: true)
+        let token = try await TestKeys.a.sign(.access())
+        try await withJWKSServer(TestJWKS(keys: [TestKeys.a])) { jwksURL in
+            let port = try freePort()
+            let base = "http://127.0.0.1:\(port)"
+            let server = try ChildProcess(cruddurExecutable, ["serve"], environment: cleanEnvironment([
+                "CONNECTION_URL": database.libpqURL, "PORT": "\(port)", "FRONTEND_URL": "",
+                "AWS_COGNITO_USER_POOL_ID": TestPool.userPoolID, "AWS_COGNITO_USER_POOL_CLIENT_ID": TestPool.clientID,
+                "AWS_DEFAULT_REGION": TestPool.region, "AWS_REGION": "", "COGNITO_JWKS_URL": jwksURL,
+            ]))
+            defer { server.signal(SIGTERM) }
+            #expect(await HTTP.waitUntilHealthy(base + "/api/health", timeout: .seconds(30)), "\(server.output)")
+            // The token goes through the environment: never a command line.
+            let run = try await Self.runBrowser(["auth", "--base-url", base], environment: ["CRUDDUR_TEST_TOKEN": token])
+            #expect(run.status == 0, "\(run.output)")
+            #expect(run.output.contains("browser auth: 5 passed, 0 failed"), "\(run.output)")
+            #expect(try await activityCount(database) == 2)
+            server.signal(SIGTERM)
+            #expect(await server.waitForExit(timeout: .seconds(20)) == 0, "\(server.output)")
+            #expect(!server.output.contains(token), "the token is never logged")
+        }
     }
 }

@@ -14,6 +14,7 @@
     user_handle_blank: ['user-handle', 'Enter your handle.'],
     user_handle_not_found: ['user-handle', 'No one on Cruddur has that handle.'],
     ttl_blank: ['ttl', 'Choose when the activity expires.'],
+    idempotency_key_reused: ['message', 'This post was already sent with other content. Post it again.'],
   };
   const HANDLE_KEY = 'cruddur.handle';
 
@@ -24,6 +25,7 @@
     counter: byId('message-counter'),
     counterValue: byId('counter-value'),
     handle: byId('user-handle'),
+    handleField: byId('handle-field'),
     ttl: byId('ttl'),
     tokenField: byId('token-field'),
     token: byId('token'),
@@ -49,6 +51,10 @@
     /** After a failed page load, wait for the button rather than retrying on every scroll. */
     failed: false,
     posting: false,
+    /** The Idempotency-Key of a post whose answer never arrived, kept to retry that same post safely. */
+    pending: null,
+    /** The server wants Cognito tokens: it answered a post with 401. */
+    signedInMode: false,
     /** Server time minus this browser's time, when they differ by more than a few seconds. */
     clockOffset: 0,
   };
@@ -302,9 +308,11 @@
     if (first) byId(first).focus();
   }
 
-  /** A 401: the server wants a signed-in user; ask for (another) bearer token. */
+  /** A 401: the server wants a signed-in user; ask for (another) bearer token. The token names the author. */
   function askForToken(sentToken) {
+    state.signedInMode = true;
     ui.tokenField.hidden = false;
+    ui.handleField.hidden = true;
     showFieldError('token', sentToken
       ? 'The server did not accept this token (it may have expired). Paste a new one.'
       : 'Posting needs you to be signed in: paste your access token.');
@@ -323,9 +331,18 @@
       ui.token.focus();
       return;
     }
-    const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
+    const fields = { message: ui.message.value, ttl: ui.ttl.value };
+    if (!state.signedInMode) fields.user_handle = ui.handle.value.trim();
+    const body = JSON.stringify(fields);
+    // A retry of a post whose answer was lost reuses its key, so the server creates it at most once.
+    const attempt = `${token}\n${body}`;
+    if (!state.pending || state.pending.attempt !== attempt) state.pending = { attempt, key: newIdempotencyKey() };
+    const headers = {
+      'Content-Type': 'application/json',
+      Accept: 'application/json',
+      'Idempotency-Key': state.pending.key,
+    };
     if (token) headers.Authorization = `Bearer ${token}`;
-    const body = JSON.stringify({ user_handle: ui.handle.value.trim(), message: ui.message.value, ttl: ui.ttl.value });
 
     state.posting = true;
     ui.postButton.setAttribute('aria-disabled', 'true');
@@ -333,13 +350,15 @@
     try {
       const response = await fetch(POST_URL, { method: 'POST', headers, body, cache: 'no-store' });
       ui.formStatus.textContent = '';
+      // A server error may have come after the post was stored: a retry keeps the key.
+      if (response.status < 500) state.pending = null;
       if (response.ok) {
         noteServerClock(response);
         const created = await response.json();
         const item = addActivity({ replies_count: 0, reposts_count: 0, likes_count: 0, ...created }, 'top');
         if (item) item.node.classList.add('fresh');
         updateFeedFooter();
-        rememberHandle();
+        if (!state.signedInMode) rememberHandle();
         ui.message.value = '';
         updateCounter();
         ui.formStatus.textContent = 'Posted.';
@@ -363,6 +382,12 @@
       state.posting = false;
       ui.postButton.setAttribute('aria-disabled', 'false');
     }
+  }
+
+  /** 128 random bits as hex (crypto.randomUUID needs a secure context; this works on any origin). */
+  function newIdempotencyKey() {
+    const bytes = window.crypto.getRandomValues(new Uint8Array(16));
+    return `web-${Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('')}`;
   }
 
   function rememberHandle() {
