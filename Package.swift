@@ -48,7 +48,10 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            /// The web page served at `/` (HTML, CSS and plain JavaScript; no build step).
+            resources: [.copy("Web/Public")]
         ),
         /// AWS: SigV4 signer, Query-protocol client, RDS and EC2 calls.
         .target(

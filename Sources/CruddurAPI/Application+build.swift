@@ -54,6 +54,7 @@ public func buildApplication(
     database: ConnectionSettings,
     logger: Logger
 ) throws -> some ApplicationProtocol {
+    let web = try WebAssets.bundled()
     let client = try Database.makeClient(
         settings: database.with(applicationName: database.applicationName ?? "cruddur-api"),
         maximumConnections: configuration.databasePoolSize,
@@ -63,7 +64,9 @@ public func buildApplication(
     let users = UserRepository(client: client, logger: logger, deadline: configuration.queryDeadline)
     let verifier = configuration.cognito.map { CognitoTokenVerifier(settings: $0, logger: logger) }
     let authors = ActivityAuthorResolver(verifier: verifier, users: users)
-    let router = buildRouter(configuration: configuration, activities: activities, users: users, authors: authors)
+    let router = buildRouter(
+        configuration: configuration, activities: activities, users: users, authors: authors, web: web
+    )
     let purger = ExpiryPurger(
         activities: activities, interval: configuration.purgeInterval, batchSize: configuration.purgeBatchSize, logger: logger
     )
@@ -85,7 +88,8 @@ public func buildApplication(
 }
 
 func buildRouter(
-    configuration: APIConfiguration, activities: ActivityRepository, users: UserRepository, authors: ActivityAuthorResolver
+    configuration: APIConfiguration, activities: ActivityRepository, users: UserRepository, authors: ActivityAuthorResolver,
+    web: WebAssets
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: CORSMiddleware(
@@ -101,5 +105,6 @@ func buildRouter(
     let api = router.group("api")
     ActivitiesController(activities: activities, users: users, authors: authors).addRoutes(to: api.group("activities"))
     HealthController(users: users).addRoutes(to: api.group("health"))
+    WebController(assets: web).addRoutes(to: router)
     return router
 }

@@ -9,3 +9,8 @@ extension HTTPField.Name {
     /// Set on the answer to a retried post that replays the first result.
     public static let idempotentReplayed = Self("Idempotent-Replayed")!
 }
+
+extension HTTPField.Name {
+    /// `Referrer-Policy`: what the browser may tell other sites about the page.
+    static let referrerPolicy = Self("Referrer-Policy")!
+}
