@@ -25,10 +25,7 @@ extension ActivityRepository {
                     handle: activity.userHandle, message: activity.message, ttlSeconds: Int64(activity.ttl.seconds), key: key
                 )
                 for try await row in try await client.execute(claim, logger: logger) {
-                    return .created(CreatedActivity(
-                        uuid: row.0, displayName: row.1, handle: row.2, message: row.3,
-                        createdAt: Timestamp(microsecondsSinceEpoch: row.4), expiresAt: Timestamp(microsecondsSinceEpoch: row.5)
-                    ))
+                    return .created(ActivityStatements.createdActivity(row))
                 }
                 var recorded: IdempotencyStatements.Recorded.Row?
                 for try await row in try await client.execute(IdempotencyStatements.Recorded(handle: activity.userHandle, key: key), logger: logger) {

@@ -43,10 +43,7 @@ public struct ActivityRepository: Sendable {
                 handle: activity.userHandle, message: activity.message, ttlSeconds: Int64(activity.ttl.seconds)
             )
             for try await row in try await client.execute(statement, logger: logger) {
-                return CreatedActivity(
-                    uuid: row.0, displayName: row.1, handle: row.2, message: row.3,
-                    createdAt: Timestamp(microsecondsSinceEpoch: row.4), expiresAt: Timestamp(microsecondsSinceEpoch: row.5)
-                )
+                return ActivityStatements.createdActivity(row)
             }
             return nil
         }

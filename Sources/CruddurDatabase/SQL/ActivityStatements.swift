@@ -21,6 +21,14 @@ enum ActivityStatements {
         )
     }
 
+    /// A created activity from the `(uuid, display_name, handle, message, created_at µs, expires_at µs)` row.
+    static func createdActivity(_ row: (String, String, String, String, Int64, Int64)) -> CreatedActivity {
+        CreatedActivity(
+            uuid: row.0, displayName: row.1, handle: row.2, message: row.3,
+            createdAt: Timestamp(microsecondsSinceEpoch: row.4), expiresAt: Timestamp(microsecondsSinceEpoch: row.5)
+        )
+    }
+
     /// The newest live activities: a short scan of `activities_feed_idx` at any table size.
     struct HomeFeedFirstPage: PostgresPreparedStatement {
         static let name = "cruddur_home_feed_first_page"

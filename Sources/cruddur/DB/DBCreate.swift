@@ -8,10 +8,7 @@ struct DBCreate: AsyncParsableCommand {
     @OptionGroup var target: TargetOptions
 
     func run() async throws {
-        try await reportingFailures {
-            let logger = makeCommandLogger()
-            let opened = try await target.open(logger: logger)
-            defer { opened.close(logger: logger) }
+        try await target.withOpened { opened, logger in
             try await DatabaseAdministration(logger: logger).create(opened.settings)
             print("Created database \(opened.settings.database)")
         }

@@ -9,10 +9,7 @@ struct DBDrop: AsyncParsableCommand {
     @OptionGroup var confirmation: ProductionConfirmation
 
     func run() async throws {
-        try await reportingFailures {
-            let logger = makeCommandLogger()
-            let opened = try await target.open(logger: logger)
-            defer { opened.close(logger: logger) }
+        try await target.withOpened { opened, logger in
             try confirmation.check(opened, action: "drop the database")
             try await DatabaseAdministration(logger: logger).drop(opened.settings)
             print("Dropped database \(opened.settings.database)")

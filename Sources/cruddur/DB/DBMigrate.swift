@@ -9,10 +9,7 @@ struct DBMigrate: AsyncParsableCommand {
     @OptionGroup var appRole: AppRoleOptions
 
     func run() async throws {
-        try await reportingFailures {
-            let logger = makeCommandLogger()
-            let opened = try await target.open(logger: logger)
-            defer { opened.close(logger: logger) }
+        try await target.withOpened { opened, logger in
             let appRole = self.appRole
             let database = opened.settings.database
             let applied = try await opened.withConnection(logger: logger, operation: "migrating") { connection in

@@ -10,10 +10,7 @@ struct DBReset: AsyncParsableCommand {
     @OptionGroup var appRole: AppRoleOptions
 
     func run() async throws {
-        try await reportingFailures {
-            let logger = makeCommandLogger()
-            let opened = try await target.open(logger: logger)
-            defer { opened.close(logger: logger) }
+        try await target.withOpened { opened, logger in
             try confirmation.check(opened, action: "reset the database")
             let administration = DatabaseAdministration(logger: logger)
             if try await administration.exists(opened.settings) {

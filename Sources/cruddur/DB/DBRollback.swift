@@ -16,10 +16,7 @@ struct DBRollback: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await reportingFailures {
-            let logger = makeCommandLogger()
-            let opened = try await target.open(logger: logger)
-            defer { opened.close(logger: logger) }
+        try await target.withOpened { opened, logger in
             try confirmation.check(opened, action: "roll back migrations")
             let steps = self.steps
             let reverted = try await opened.withConnection(logger: logger, operation: "rolling back") { connection in

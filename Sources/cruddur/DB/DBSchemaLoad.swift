@@ -15,10 +15,7 @@ struct DBSchemaLoad: AsyncParsableCommand {
     var force = false
 
     func run() async throws {
-        try await reportingFailures {
-            let logger = makeCommandLogger()
-            let opened = try await target.open(logger: logger)
-            defer { opened.close(logger: logger) }
+        try await target.withOpened { opened, logger in
             if force {
                 try confirmation.check(opened, action: "drop and reload the schema")
             }

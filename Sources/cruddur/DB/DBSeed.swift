@@ -9,10 +9,7 @@ struct DBSeed: AsyncParsableCommand {
     @OptionGroup var confirmation: ProductionConfirmation
 
     func run() async throws {
-        try await reportingFailures {
-            let logger = makeCommandLogger()
-            let opened = try await target.open(logger: logger)
-            defer { opened.close(logger: logger) }
+        try await target.withOpened { opened, logger in
             try confirmation.check(opened, action: "load mock seed users")
             try await opened.withConnection(logger: logger, operation: "seeding") { connection in
                 try await SeedData.load(on: connection, logger: logger)

@@ -8,10 +8,7 @@ struct DBSessions: AsyncParsableCommand {
     @OptionGroup var target: TargetOptions
 
     func run() async throws {
-        try await reportingFailures {
-            let logger = makeCommandLogger()
-            let opened = try await target.open(logger: logger)
-            defer { opened.close(logger: logger) }
+        try await target.withOpened { opened, logger in
             let maintenance = opened.settings.with(database: DatabaseAdministration.maintenanceDatabase)
             let sessions = try await Database.withConnection(maintenance, logger: logger, operation: "listing sessions") { connection in
                 try await DatabaseAdministration(logger: logger).sessions(on: connection)

@@ -13,10 +13,7 @@ struct DBSetup: AsyncParsableCommand {
     @OptionGroup var appRole: AppRoleOptions
 
     func run() async throws {
-        try await reportingFailures {
-            let logger = makeCommandLogger()
-            let opened = try await target.open(logger: logger)
-            defer { opened.close(logger: logger) }
+        try await target.withOpened { opened, logger in
             try await Self.setUp(opened, appRole: appRole, logger: logger)
         }
     }

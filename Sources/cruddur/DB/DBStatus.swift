@@ -12,10 +12,7 @@ struct DBStatus: AsyncParsableCommand {
 
     func run() async throws {
         var pending = 0
-        try await reportingFailures {
-            let logger = makeCommandLogger()
-            let opened = try await target.open(logger: logger)
-            defer { opened.close(logger: logger) }
+        try await target.withOpened { opened, logger in
             let statuses = try await opened.withConnection(logger: logger, operation: "reading migration status") { connection in
                 try await MigrationRunner(logger: logger).status(on: connection)
             }

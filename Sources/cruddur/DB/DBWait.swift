@@ -15,10 +15,7 @@ struct DBWait: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await reportingFailures {
-            let logger = makeCommandLogger()
-            let opened = try await target.open(logger: logger)
-            defer { opened.close(logger: logger) }
+        try await target.withOpened { opened, logger in
             try await WaitForServer.until(opened.settings, timeout: .seconds(timeout), logger: logger)
             print("\(opened.settings) accepts connections")
         }

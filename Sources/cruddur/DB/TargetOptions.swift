@@ -59,6 +59,16 @@ struct TargetOptions: ParsableArguments {
         return target
     }
 
+    /// Runs `body` on the opened target with a command logger, closing it after; a failure is one line on stderr.
+    func withOpened(_ body: (OpenedTarget, Logger) async throws -> Void) async throws {
+        try await reportingFailures {
+            let logger = makeCommandLogger()
+            let opened = try await open(logger: logger)
+            defer { opened.close(logger: logger) }
+            try await body(opened, logger)
+        }
+    }
+
     private static func parse(_ url: String, source: String, environment: [String: String]) throws -> ConnectionSettings {
         do {
             return try ConnectionSettings(url: url, environment: environment).with(applicationName: "cruddur-cli")
