@@ -58,6 +58,7 @@ public func buildApplication(
     let client = try Database.makeClient(
         settings: database.with(applicationName: database.applicationName ?? "cruddur-api"),
         maximumConnections: configuration.databasePoolSize,
+        fixedSize: true,
         logger: logger
     )
     let activities = ActivityRepository(client: client, logger: logger, deadline: configuration.queryDeadline)

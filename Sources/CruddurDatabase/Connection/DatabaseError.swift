@@ -160,6 +160,7 @@ private final class DeadlineRace<Result: Sendable>: Sendable {
             return outcome
         }
         if let outcome {
+            state.withLockedValue { $0.tasks = [] }
             work.cancel()
             timer.cancel()
             continuation.resume(with: outcome)
@@ -170,7 +171,11 @@ private final class DeadlineRace<Result: Sendable>: Sendable {
         let (continuation, tasks): (CheckedContinuation<Result, any Error>?, [Task<Void, Never>]) = state.withLockedValue { state in
             guard state.outcome == nil else { return (nil, []) }
             state.outcome = outcome
-            defer { state.continuation = nil }
+            // Drop every reference the race holds (the tasks capture the race): nothing outlives the call.
+            defer {
+                state.continuation = nil
+                state.tasks = []
+            }
             return (state.continuation, state.tasks)
         }
         guard let continuation else { return }
