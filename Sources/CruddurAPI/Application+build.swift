@@ -22,6 +22,8 @@ public struct APIConfiguration: Sendable {
     public var idleTimeout: Duration
     /// Connections beyond this many wait in the listen backlog instead of being accepted.
     public var maxConnections: Int
+    /// Keep the feed's first page in memory, invalidated through PostgreSQL `LISTEN/NOTIFY` (see ``FeedCache``).
+    public var feedCache = false
     /// The user pool whose tokens writes need; nil is local development mode (the body's `user_handle` is trusted).
     public var cognito: CognitoSettings?
 
@@ -65,8 +67,9 @@ public func buildApplication(
     let users = UserRepository(client: client, logger: logger, deadline: configuration.queryDeadline)
     let verifier = configuration.cognito.map { CognitoTokenVerifier(settings: $0, logger: logger) }
     let authors = ActivityAuthorResolver(verifier: verifier, users: users)
+    let feedCache = configuration.feedCache ? FeedCache(settings: database, logger: logger) : nil
     let router = buildRouter(
-        configuration: configuration, activities: activities, users: users, authors: authors, web: web
+        configuration: configuration, activities: activities, users: users, authors: authors, web: web, feedCache: feedCache
     )
     let purger = ExpiryPurger(
         activities: activities, interval: configuration.purgeInterval, batchSize: configuration.purgeBatchSize, logger: logger
@@ -83,14 +86,14 @@ public func buildApplication(
             backlog: 1024,
             availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections, logger: logger)
         ),
-        services: [client, purger],
+        services: [client, purger] + (feedCache.map { [$0] } ?? []),
         logger: logger
     )
 }
 
 func buildRouter(
     configuration: APIConfiguration, activities: ActivityRepository, users: UserRepository, authors: ActivityAuthorResolver,
-    web: WebAssets
+    web: WebAssets, feedCache: FeedCache? = nil
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: CORSMiddleware(
@@ -104,7 +107,7 @@ func buildRouter(
     // Innermost, so errors take the API's JSON shape before CORS adds its headers to them.
     router.add(middleware: JSONErrorMiddleware())
     let api = router.group("api")
-    ActivitiesController(activities: activities, users: users, authors: authors).addRoutes(to: api.group("activities"))
+    ActivitiesController(activities: activities, users: users, authors: authors, feedCache: feedCache).addRoutes(to: api.group("activities"))
     HealthController(users: users).addRoutes(to: api.group("health"))
     WebController(assets: web).addRoutes(to: router)
     return router

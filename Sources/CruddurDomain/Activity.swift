@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// An instant with microsecond precision, as PostgreSQL keeps `timestamptz`.
 public struct Timestamp: Sendable, Hashable, Comparable {
     /// Microseconds since 1970-01-01T00:00:00Z.
@@ -5,6 +9,13 @@ public struct Timestamp: Sendable, Hashable, Comparable {
 
     public init(microsecondsSinceEpoch: Int64) {
         self.microsecondsSinceEpoch = microsecondsSinceEpoch
+    }
+
+    /// This machine's clock, now.
+    public static func now() -> Timestamp {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Timestamp(microsecondsSinceEpoch: Int64(time.tv_sec) * 1_000_000 + Int64(time.tv_nsec) / 1_000)
     }
 
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool {

@@ -15,6 +15,8 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
     let users: UserRepository
     /// Who a post is from: the Cognito token's user, or (local development mode) the body's `user_handle`.
     let authors: ActivityAuthorResolver
+    /// The first page in memory, when enabled.
+    var feedCache: FeedCache? = nil
 
     func addRoutes(to group: RouterGroup<Context>) {
         group.get("home", use: home)
@@ -33,12 +35,37 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
         case .failure(.invalidCursor):
             throw APIError(.badRequest, code: "invalid_cursor", message: "cursor is not one this server issued.")
         }
-        let page = try await activities.homeFeed(feedRequest)
-        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
-        if page.count == feedRequest.limit, let last = page.last {
-            headers[.link] = "</api/activities/home?limit=\(feedRequest.limit)&cursor=\(last.cursor.token)>; rel=\"next\""
+        guard feedRequest.cursor == nil, let feedCache else {
+            let (body, link) = Self.render(try await activities.homeFeed(feedRequest), limit: feedRequest.limit)
+            return Self.feedResponse(body: body, link: link)
         }
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: ActivityJSON.feed(page))))
+        let now = Timestamp.now()
+        if let cached = feedCache.page(limit: feedRequest.limit, now: now) {
+            return Self.feedResponse(body: cached.body, link: cached.link)
+        }
+        let generation = feedCache.currentGeneration()
+        let page = try await activities.homeFeed(feedRequest)
+        let (body, link) = Self.render(page, limit: feedRequest.limit)
+        // Kept until the first activity on it expires, and a minute at most.
+        let latest = Timestamp(microsecondsSinceEpoch: now.microsecondsSinceEpoch + 60_000_000)
+        feedCache.store(limit: feedRequest.limit, generation: generation, body: body, link: link,
+                        validUntil: min(page.map(\.expiresAt).min() ?? latest, latest))
+        return Self.feedResponse(body: body, link: link)
+    }
+
+    /// A page's JSON and, for a full page, its `Link: <…>; rel="next"`.
+    static func render(_ page: [FeedActivity], limit: Int) -> (body: String, link: String?) {
+        var link: String?
+        if page.count == limit, let last = page.last {
+            link = "</api/activities/home?limit=\(limit)&cursor=\(last.cursor.token)>; rel=\"next\""
+        }
+        return (ActivityJSON.feed(page), link)
+    }
+
+    static func feedResponse(body: String, link: String?) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        if let link { headers[.link] = link }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
     /// `POST /api/activities` with `{user_handle, message, ttl}`: `200` and the created activity, or `422` and codes.
@@ -61,10 +88,12 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
             guard let created = try await activities.create(activity) else {
                 throw ValidationErrorResponse(codes: [.userHandleNotFound])
             }
+            feedCache?.invalidate()
             return Self.createdResponse(created)
         }
         switch try await activities.create(activity, idempotencyKey: key.value) {
         case .created(let created):
+            feedCache?.invalidate()
             return Self.createdResponse(created)
         case .replayed(let created):
             var response = Self.createdResponse(created)

@@ -81,6 +81,7 @@ public struct DatabaseAdministration: Sendable {
                 "DROP TABLE IF EXISTS public.activities CASCADE",
                 "DROP TABLE IF EXISTS public.users CASCADE",
                 "DROP TABLE IF EXISTS public.schema_migrations CASCADE",
+                "DROP FUNCTION IF EXISTS public.cruddur_notify_feed_change()",
             ] {
                 try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).drain()
             }

@@ -96,6 +96,11 @@ struct ServeCommand: AsyncParsableCommand {
 enum ServeSettings {
     static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> APIConfiguration {
         var configuration = APIConfiguration()
+        switch environment["FEED_CACHE"] {
+        case nil, "", "on": configuration.feedCache = true
+        case "off": configuration.feedCache = false
+        case let value?: throw CommandFailure("FEED_CACHE '\(value)' must be on or off")
+        }
         if let host = environment["HOST"], !host.isEmpty {
             guard host.allSatisfy({ $0.isLetter || $0.isNumber || ".:-[]".contains($0) }) else {
                 throw CommandFailure("HOST '\(host)' is not a host name or address")
