@@ -21,8 +21,17 @@ enum ActivityStatements {
         )
     }
 
-    /// A created activity from the `(uuid, display_name, handle, message, created_at µs, expires_at µs)` row.
-    static func createdActivity(_ row: (String, String, String, String, Int64, Int64)) -> CreatedActivity {
+    /// What an insert of an activity returns, from its `inserted` and `author` CTEs (times in µs since the epoch).
+    static let createdColumns = """
+        inserted.uuid::text, author.display_name, author.handle, inserted.message,
+        (extract(epoch FROM inserted.created_at) * 1000000)::int8,
+        (extract(epoch FROM inserted.expires_at) * 1000000)::int8
+        """
+
+    typealias CreatedRow = (String, String, String, String, Int64, Int64)
+
+    /// A created activity from a ``createdColumns`` row.
+    static func createdActivity(_ row: CreatedRow) -> CreatedActivity {
         CreatedActivity(
             uuid: row.0, displayName: row.1, handle: row.2, message: row.3,
             createdAt: Timestamp(microsecondsSinceEpoch: row.4), expiresAt: Timestamp(microsecondsSinceEpoch: row.5)
@@ -91,12 +100,10 @@ enum ActivityStatements {
               SELECT author.uuid, $2, now() + $3::int8 * interval '1 second' FROM author
               RETURNING uuid, message, created_at, expires_at
             )
-            SELECT inserted.uuid::text, author.display_name, author.handle, inserted.message,
-                   (extract(epoch FROM inserted.created_at) * 1000000)::int8,
-                   (extract(epoch FROM inserted.expires_at) * 1000000)::int8
+            SELECT \(createdColumns)
             FROM inserted, author
             """
-        typealias Row = (String, String, String, String, Int64, Int64)
+        typealias Row = CreatedRow
         let handle: String
         let message: String
         let ttlSeconds: Int64

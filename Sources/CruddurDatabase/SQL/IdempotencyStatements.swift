@@ -22,12 +22,10 @@ enum IdempotencyStatements {
               SELECT fresh.uuid, author.uuid, $2, fresh.created_at, fresh.expires_at FROM author, fresh, claimed
               RETURNING uuid, message, created_at, expires_at
             )
-            SELECT inserted.uuid::text, author.display_name, author.handle, inserted.message,
-                   (extract(epoch FROM inserted.created_at) * 1000000)::int8,
-                   (extract(epoch FROM inserted.expires_at) * 1000000)::int8
+            SELECT \(ActivityStatements.createdColumns)
             FROM inserted, author
             """
-        typealias Row = (String, String, String, String, Int64, Int64)
+        typealias Row = ActivityStatements.CreatedRow
         let handle: String
         let message: String
         let ttlSeconds: Int64

@@ -54,7 +54,10 @@ struct ServeCommandTests {
     @Test("a database with pending migrations is refused unless --migrate")
     func pendingMigrations() async throws {
         let empty = try await TestPostgres.shared.makeEmptyDatabase()
-        guard case .unixSocket(let directory, _) = empty.endpoint else { return }
+        guard case .unixSocket(let directory, _) = empty.endpoint else {
+            Issue.record("the test cluster is expected to listen on a unix socket")
+            return
+        }
         let url = "postgresql://postgres@\(directory.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)/\(empty.database)"
         let port = try freePort()
         let refused = try ChildProcess(cruddurExecutable, ["serve"], environment: cleanEnvironment(["CONNECTION_URL": url, "PORT": "\(port)"]))

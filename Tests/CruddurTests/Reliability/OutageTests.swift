@@ -47,11 +47,11 @@ private struct RunningServer {
     let port: Int
     var base: String { "http://127.0.0.1:\(port)" }
 
-    static func start(url: String, extraEnvironment: [String: String] = [:]) async throws -> RunningServer {
+    static func start(url: String) async throws -> RunningServer {
         let port = try freePort()
         let process = try ChildProcess(cruddurExecutable, ["serve"], environment: cleanEnvironment([
             "CONNECTION_URL": url, "PORT": "\(port)", "LOG_LEVEL": "debug",
-        ].merging(extraEnvironment) { $1 }))
+        ]))
         let server = RunningServer(process: process, port: port)
         guard await HTTP.waitUntilHealthy(server.base + "/api/health", timeout: .seconds(30)) else {
             process.signal(SIGKILL)
