@@ -41,7 +41,13 @@ public struct RuntimeAPIClient: Sendable {
 
     /// Waits for the next event (the call blocks until Lambda has one).
     public func next() async throws(RuntimeAPIError) -> Invocation {
-        let response = try await exchange(.GET, "\(Self.basePath)/invocation/next", body: nil)
+        let response: Response
+        do {
+            response = try await exchange(.GET, "\(Self.basePath)/invocation/next", body: nil)
+        } catch .connectionFailed {
+            // Asking for the next event is safe to repeat: one more try on a new connection.
+            response = try await exchange(.GET, "\(Self.basePath)/invocation/next", body: nil)
+        }
         guard response.status == .ok else { throw .unexpectedStatus(call: "next", status: Int(response.status.code)) }
         guard let requestID = response.headers.first(name: "Lambda-Runtime-Aws-Request-Id"), Self.isRequestID(requestID) else {
             throw .missingRequestID
@@ -117,9 +123,12 @@ public struct RuntimeAPIClient: Sendable {
                     }
                 }
             return try await channel.executeThenClose { inbound, outbound in
-                try await outbound.write(.head(head))
-                if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-                try await outbound.write(.end(nil))
+                // One write: the API may answer (and close) as soon as it has the head of a GET, and a second
+                // write would then fail on the closed channel although the answer is there to read.
+                var parts: [HTTPClientRequestPart] = [.head(head)]
+                if let body { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+                parts.append(.end(nil))
+                try await outbound.write(contentsOf: parts)
                 var response: Response?
                 for try await part in inbound {
                     switch part {
