@@ -3,7 +3,6 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import Logging
-import PostgresNIO
 import ServiceLifecycle
 
 /// Everything `buildApplication` needs to know; read from the environment by the CLI, set directly by tests.
@@ -57,14 +56,14 @@ public func buildApplication(
     logger: Logger
 ) throws -> some ApplicationProtocol {
     let web = try WebAssets.bundled()
-    let client = try Database.makeClient(
+    let pool = try DatabasePool(
         settings: database.with(applicationName: database.applicationName ?? "cruddur-api"),
-        maximumConnections: configuration.databasePoolSize,
-        fixedSize: true,
+        size: configuration.databasePoolSize,
+        deadline: configuration.queryDeadline,
         logger: logger
     )
-    let activities = ActivityRepository(client: client, logger: logger, deadline: configuration.queryDeadline)
-    let users = UserRepository(client: client, logger: logger, deadline: configuration.queryDeadline)
+    let activities = ActivityRepository(pool: pool, logger: logger)
+    let users = UserRepository(pool: pool, logger: logger)
     let verifier = configuration.cognito.map { CognitoTokenVerifier(settings: $0, logger: logger) }
     let authors = ActivityAuthorResolver(verifier: verifier, users: users)
     let feedCache = configuration.feedCache ? FeedCache(settings: database, logger: logger) : nil
@@ -86,7 +85,7 @@ public func buildApplication(
             backlog: 1024,
             availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections, logger: logger)
         ),
-        services: [client, purger] + (feedCache.map { [$0] } ?? []),
+        services: [pool, purger] + (feedCache.map { [$0] } ?? []),
         logger: logger
     )
 }

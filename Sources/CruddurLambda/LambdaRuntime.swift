@@ -1,7 +1,6 @@
 import CruddurDatabase
 import Foundation
 import Logging
-import PostgresNIO
 
 /// The post-confirmation function's process: reads its configuration, makes the database pool once per
 /// execution environment, and serves invocations from the Runtime API until the API stops answering.
@@ -21,10 +20,11 @@ public enum PostConfirmationRuntime {
             logger.critical("Cannot use the Lambda Runtime API", metadata: ["error": "\(error)"])
             return 1
         }
-        let client: PostgresClient
+        let pool: DatabasePool
         do {
             let settings = try LambdaConfiguration(environment: environment).settings
-            client = try Database.makeClient(settings: settings, maximumConnections: 2, logger: logger)
+            // Lambda hands an execution environment one event at a time: one connection serves it.
+            pool = try DatabasePool(settings: settings, size: 1, logger: logger)
             logger.info("Post-confirmation function started", metadata: ["database": "\(settings)"])
         } catch {
             let failure = LambdaFunctionError(errorType: "Cruddur.InvalidConfiguration", errorMessage: String(describing: error))
@@ -36,10 +36,10 @@ public enum PostConfirmationRuntime {
             }
             return 1
         }
-        let repository = CognitoUserRepository(client: client, logger: logger)
+        let repository = CognitoUserRepository(pool: pool, logger: logger)
         let loop = InvocationLoop(api: api, handler: PostConfirmationHandler(repository: repository, logger: logger), logger: logger)
         return await withTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
+            group.addTask { try? await pool.run() }
             defer { group.cancelAll() }
             do {
                 try await loop.run()

@@ -63,6 +63,15 @@ public enum DatabaseError: CruddurError {
         }
     }
 
+    /// Why a connection could not be opened, in one line without secrets (the server's message when it sent one).
+    static func connectionFailureReason(_ error: any Error) -> String {
+        switch wrap(error, operation: "connecting") {
+        case .unavailable(_, let reason): reason
+        case .server(_, let sqlState, let message): "\(message) (SQLSTATE \(sqlState))"
+        case .unexpectedResult(_, let reason): reason
+        }
+    }
+
     /// Errors from PostgresNIO, its pool and NIO as `DatabaseError`; Cruddur's own errors pass through unchanged.
     public static func translate(_ error: any Error, operation: String) -> any Error {
         error is any CruddurError ? error : wrap(error, operation: operation)

@@ -19,21 +19,21 @@ extension ActivityRepository {
     /// A retry that arrives while the first request is still in flight waits for it (on the key's unique
     /// index) and then gets its result: there is never a second row.
     public func create(_ activity: NewActivity, idempotencyKey key: String) async throws -> IdempotentCreation {
-        try await withDeadline(deadline, operation: "creating an activity") { [client, logger] in
+        try await pool.withConnection(operation: "creating an activity") { [logger] connection in
             for attempt in 0..<2 {
                 let claim = IdempotencyStatements.ClaimAndCreate(
                     handle: activity.userHandle, message: activity.message, ttlSeconds: Int64(activity.ttl.seconds), key: key
                 )
-                for try await row in try await client.execute(claim, logger: logger) {
+                for try await row in try await connection.execute(claim, logger: logger) {
                     return .created(ActivityStatements.createdActivity(row))
                 }
                 var recorded: IdempotencyStatements.Recorded.Row?
-                for try await row in try await client.execute(IdempotencyStatements.Recorded(handle: activity.userHandle, key: key), logger: logger) {
+                for try await row in try await connection.execute(IdempotencyStatements.Recorded(handle: activity.userHandle, key: key), logger: logger) {
                     recorded = row
                 }
                 guard let recorded else { return .authorNotFound }
                 if recorded.7 && attempt == 0 {
-                    for try await _ in try await client.execute(IdempotencyStatements.ForgetStale(handle: activity.userHandle, key: key), logger: logger) {}
+                    for try await _ in try await connection.execute(IdempotencyStatements.ForgetStale(handle: activity.userHandle, key: key), logger: logger) {}
                     continue
                 }
                 guard recorded.0 == activity.message, recorded.1 == Int64(activity.ttl.seconds) else { return .keyReused }
@@ -48,9 +48,9 @@ extension ActivityRepository {
 
     /// Deletes up to `batchSize` idempotency keys older than 24 hours; returns how many went.
     public func purgeStaleIdempotencyKeys(batchSize: Int) async throws -> Int {
-        try await withDeadline(deadline, operation: "purging idempotency keys") { [client, logger] in
+        try await pool.withConnection(operation: "purging idempotency keys") { [logger] connection in
             var deleted = 0
-            for try await count in try await client.execute(IdempotencyStatements.PurgeStale(limit: Int64(batchSize)), logger: logger) {
+            for try await count in try await connection.execute(IdempotencyStatements.PurgeStale(limit: Int64(batchSize)), logger: logger) {
                 deleted = Int(count)
             }
             return deleted

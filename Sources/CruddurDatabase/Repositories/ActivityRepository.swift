@@ -4,31 +4,29 @@ import PostgresNIO
 
 /// Reads and writes activities. Every call has a deadline, so an unreachable database is an error in time.
 public struct ActivityRepository: Sendable {
-    let client: PostgresClient
+    let pool: DatabasePool
     let logger: Logger
-    let deadline: Duration
 
-    public init(client: PostgresClient, logger: Logger, deadline: Duration = Database.defaultQueryDeadline) {
-        self.client = client
+    public init(pool: DatabasePool, logger: Logger) {
+        self.pool = pool
         self.logger = logger
-        self.deadline = deadline
     }
 
     /// One page of the home feed, newest first, live activities only.
     public func homeFeed(_ request: FeedRequest) async throws -> [FeedActivity] {
-        try await withDeadline(deadline, operation: "reading the home feed") { [client, logger] in
+        try await pool.withConnection(operation: "reading the home feed") { [logger] connection in
             var page: [FeedActivity] = []
             page.reserveCapacity(request.limit)
             if let cursor = request.cursor {
                 let statement = ActivityStatements.HomeFeedAfterCursor(
                     createdAt: cursor.createdAt.iso8601, uuid: cursor.uuid, limit: Int64(request.limit)
                 )
-                for try await row in try await client.execute(statement, logger: logger) {
+                for try await row in try await connection.execute(statement, logger: logger) {
                     page.append(ActivityStatements.feedActivity(row))
                 }
             } else {
                 let statement = ActivityStatements.HomeFeedFirstPage(limit: Int64(request.limit))
-                for try await row in try await client.execute(statement, logger: logger) {
+                for try await row in try await connection.execute(statement, logger: logger) {
                     page.append(ActivityStatements.feedActivity(row))
                 }
             }
@@ -38,11 +36,11 @@ public struct ActivityRepository: Sendable {
 
     /// Creates an activity; nil when no user has the handle.
     public func create(_ activity: NewActivity) async throws -> CreatedActivity? {
-        try await withDeadline(deadline, operation: "creating an activity") { [client, logger] in
+        try await pool.withConnection(operation: "creating an activity") { [logger] connection in
             let statement = ActivityStatements.CreateByHandle(
                 handle: activity.userHandle, message: activity.message, ttlSeconds: Int64(activity.ttl.seconds)
             )
-            for try await row in try await client.execute(statement, logger: logger) {
+            for try await row in try await connection.execute(statement, logger: logger) {
                 return ActivityStatements.createdActivity(row)
             }
             return nil
@@ -51,9 +49,9 @@ public struct ActivityRepository: Sendable {
 
     /// Deletes up to `batchSize` expired activities; returns how many went.
     public func purgeExpired(batchSize: Int) async throws -> Int {
-        try await withDeadline(deadline, operation: "purging expired activities") { [client, logger] in
+        try await pool.withConnection(operation: "purging expired activities") { [logger] connection in
             var deleted = 0
-            for try await count in try await client.execute(ActivityStatements.PurgeExpired(limit: Int64(batchSize)), logger: logger) {
+            for try await count in try await connection.execute(ActivityStatements.PurgeExpired(limit: Int64(batchSize)), logger: logger) {
                 deleted = Int(count)
             }
             return deleted
@@ -63,20 +61,18 @@ public struct ActivityRepository: Sendable {
 
 /// Reads users.
 public struct UserRepository: Sendable {
-    let client: PostgresClient
+    let pool: DatabasePool
     let logger: Logger
-    let deadline: Duration
 
-    public init(client: PostgresClient, logger: Logger, deadline: Duration = Database.defaultQueryDeadline) {
-        self.client = client
+    public init(pool: DatabasePool, logger: Logger) {
+        self.pool = pool
         self.logger = logger
-        self.deadline = deadline
     }
 
     /// Whether some user has this handle.
     public func handleExists(_ handle: String) async throws -> Bool {
-        try await withDeadline(deadline, operation: "looking up a user") { [client, logger] in
-            for try await exists in try await client.execute(UserStatements.HandleExists(handle: handle), logger: logger) {
+        try await pool.withConnection(operation: "looking up a user") { [logger] connection in
+            for try await exists in try await connection.execute(UserStatements.HandleExists(handle: handle), logger: logger) {
                 return exists
             }
             return false
@@ -85,8 +81,8 @@ public struct UserRepository: Sendable {
 
     /// Answers when the database does (`SELECT 1`).
     public func ping() async throws {
-        try await withDeadline(deadline, operation: "checking the database") { [client, logger] in
-            try await client.query("SELECT 1", logger: logger).drain()
+        try await pool.withConnection(operation: "checking the database") { [logger] connection in
+            try await connection.query("SELECT 1", logger: logger).drain()
         }
     }
 }

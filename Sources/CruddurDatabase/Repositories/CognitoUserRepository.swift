@@ -35,22 +35,20 @@ public struct CognitoUserRepository: Sendable {
         }
     }
 
-    let client: PostgresClient
+    let pool: DatabasePool
     let logger: Logger
-    let deadline: Duration
 
-    public init(client: PostgresClient, logger: Logger, deadline: Duration = Database.defaultQueryDeadline) {
-        self.client = client
+    public init(pool: DatabasePool, logger: Logger) {
+        self.pool = pool
         self.logger = logger
-        self.deadline = deadline
     }
 
-    /// Inserts the user or updates their row; `deadline` (default: the repository's) bounds waiting for a
+    /// Inserts the user or updates their row; `deadline` (default: the pool's) bounds waiting for a
     /// connection and the query together.
     public func upsert(_ user: CognitoUser, deadline: Duration? = nil) async throws -> Outcome {
-        try await withDeadline(deadline ?? self.deadline, operation: "storing a confirmed Cognito user") { [client, logger] in
+        try await pool.withConnection(operation: "storing a confirmed Cognito user", deadline: deadline) { [logger] connection in
             do {
-                for try await (uuid, inserted) in try await client.execute(CognitoUserStatements.Upsert(user: user), logger: logger) {
+                for try await (uuid, inserted) in try await connection.execute(CognitoUserStatements.Upsert(user: user), logger: logger) {
                     return inserted ? .created(uuid: uuid) : .updated(uuid: uuid)
                 }
                 return .unchanged
@@ -63,8 +61,8 @@ public struct CognitoUserRepository: Sendable {
 
     /// The row of the user with this Cognito `sub`, if any.
     public func find(cognitoUserID: String) async throws -> StoredUser? {
-        try await withDeadline(deadline, operation: "reading a Cognito user") { [client, logger] in
-            for try await row in try await client.execute(CognitoUserStatements.FindByCognitoID(cognitoUserID: cognitoUserID), logger: logger) {
+        try await pool.withConnection(operation: "reading a Cognito user") { [logger] connection in
+            for try await row in try await connection.execute(CognitoUserStatements.FindByCognitoID(cognitoUserID: cognitoUserID), logger: logger) {
                 return StoredUser(uuid: row.0, cognitoUserID: row.1, email: row.2, displayName: row.3, handle: row.4)
             }
             return nil

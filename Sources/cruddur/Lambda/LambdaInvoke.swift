@@ -28,17 +28,15 @@ struct LambdaInvoke: AsyncParsableCommand {
             let bytes = try Self.readEvent(event)
             let database = try await OpenedDatabase.open(try DatabaseTarget.development(), logger: logger)
             defer { database.close(logger: logger) }
-            let client = try Database.makeClient(
-                settings: database.settings.with(applicationName: "cruddur-lambda-invoke"), maximumConnections: 1, logger: logger
-            )
+            let pool = try DatabasePool(settings: database.settings.with(applicationName: "cruddur-lambda-invoke"), size: 1, logger: logger)
             let outcome = try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await client.run() }
+                group.addTask { try await pool.run() }
                 defer { group.cancelAll() }
                 // The failure is the command's one line on stderr; the handler's own log lines only when LOG_LEVEL asks.
                 var handlerLogger = logger
                 if ProcessInfo.processInfo.environment["LOG_LEVEL"] == nil { handlerLogger.logLevel = .critical }
                 let handler = PostConfirmationHandler(
-                    repository: CognitoUserRepository(client: client, logger: logger), logger: handlerLogger
+                    repository: CognitoUserRepository(pool: pool, logger: logger), logger: handlerLogger
                 )
                 return try await handler.handle(bytes, context: InvocationContext(requestID: "local-\(UUID().uuidString.lowercased())"))
             }

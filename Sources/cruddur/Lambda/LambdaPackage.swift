@@ -9,8 +9,8 @@ struct LambdaPackage: AsyncParsableCommand {
         abstract: "Build the post-confirmation function as a static executable named bootstrap, and zip it for Lambda.",
         discussion: """
             Runs `swift build -c release --product cruddur-post-confirmation --static-swift-stdlib \
-            -Xswiftc -static-executable` in its own scratch folder (.build-lambda), so it never waits on the debug \
-            build, then strips the symbol table (half the size; --no-strip keeps it). Needs `zip` (scripts/bootstrap \
+            -Xswiftc -static-executable` in the static release build's scratch folder (.build-static, shared with the \
+            release `cruddur` that scripts/test and scripts/soak run), so it never waits on the debug build, then strips the symbol table (half the size; --no-strip keeps it). Needs `zip` (scripts/bootstrap \
             installs it) and binutils' `strip`. Prints the zip file's path.
             """
     )
@@ -21,7 +21,7 @@ struct LambdaPackage: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The folder of the Swift package.", valueName: "folder"))
     var packagePath = "."
 
-    @Option(help: ArgumentHelp("Where to put bootstrap and the zip (default: <package>/.build-lambda/lambda).", valueName: "folder"))
+    @Option(help: ArgumentHelp("Where to put bootstrap and the zip (default: <package>/.build-static/lambda).", valueName: "folder"))
     var output: String?
 
     @Flag(help: "Keep the symbol table (a larger bootstrap, with symbol names in crash backtraces).")
@@ -36,13 +36,13 @@ struct LambdaPackage: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let packageDirectory = URL(fileURLWithPath: packagePath).standardizedFileURL.path
-            let outputDirectory = URL(fileURLWithPath: output ?? packageDirectory + "/.build-lambda/lambda").standardizedFileURL.path
+            let outputDirectory = URL(fileURLWithPath: output ?? packageDirectory + "/.build-static/lambda").standardizedFileURL.path
             let swift = try Self.executable("swift", hint: "install Swift 6 and put it on PATH")
             let zip = try Self.executable("zip", hint: "install it (apt-get install zip; scripts/bootstrap does)")
             let strip = noStrip ? nil : try Self.executable("strip", hint: "install binutils, or pass --no-strip")
             let buildArguments = [
                 "build", "-c", "release", "--product", Self.product, "--static-swift-stdlib", "-Xswiftc", "-static-executable",
-                "--scratch-path", packageDirectory + "/.build-lambda", "--package-path", packageDirectory,
+                "--scratch-path", packageDirectory + "/.build-static", "--package-path", packageDirectory,
             ]
             writeToStandardError("cruddur: building the static \(Self.product) (a first build takes many minutes)\n")
             let status = try Subprocess([swift] + buildArguments, inheritingTerminal: true).wait()

@@ -9,9 +9,6 @@ import Testing
 /// brought up to date), run as Lambda runs it, reaching PostgreSQL over TCP by the host name `localhost`.
 @Suite(.serialized, .timeLimit(.minutes(60)))
 struct BootstrapPackageTests {
-    static let packageDirectory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-
     /// `cruddur lambda package`, run once for the suite.
     static let packaging = Task { try await runPackage() }
 
@@ -24,7 +21,7 @@ struct BootstrapPackageTests {
         let output = child.output
         try #require(status == 0, "cruddur lambda package failed: \(output.suffix(2_000))")
         let zip = output.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
-        try #require(zip == packageDirectory + "/.build-lambda/lambda/cruddur-post-confirmation.zip", "package printed: \(output.suffix(500))")
+        try #require(zip == packageDirectory + "/.build-static/lambda/cruddur-post-confirmation.zip", "package printed: \(output.suffix(500))")
         return zip
     }
 

@@ -44,11 +44,11 @@ func withPostConfirmationHandler<Value: Sendable>(
     budget: Duration = PostConfirmationHandler.defaultBudget,
     _ body: @escaping @Sendable (PostConfirmationHandler, CognitoUserRepository) async throws -> Value
 ) async throws -> Value {
-    let client = try Database.makeClient(settings: settings, maximumConnections: 2, logger: TestPostgres.logger)
+    let pool = try DatabasePool(settings: settings, size: 2, logger: TestPostgres.logger)
     return try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { await client.run() }
+        group.addTask { try await pool.run() }
         defer { group.cancelAll() }
-        let repository = CognitoUserRepository(client: client, logger: TestPostgres.logger)
+        let repository = CognitoUserRepository(pool: pool, logger: TestPostgres.logger)
         let handler = PostConfirmationHandler(repository: repository, logger: TestPostgres.logger, budget: budget)
         return try await body(handler, repository)
     }

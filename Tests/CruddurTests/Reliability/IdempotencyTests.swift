@@ -136,9 +136,9 @@ struct IdempotencyTests {
         try await withTestConnection(database) { connection in
             try await connection.query("UPDATE idempotency_keys SET created_at = now() - interval '25 hours'", logger: TestPostgres.logger).collect()
         }
-        let client = try Database.makeClient(settings: database, maximumConnections: 1, logger: TestPostgres.logger)
-        let running = Task { await client.run() }
-        let purged = try await ActivityRepository(client: client, logger: TestPostgres.logger).purgeStaleIdempotencyKeys(batchSize: 10)
+        let pool = try DatabasePool(settings: database, size: 1, logger: TestPostgres.logger)
+        let running = Task { try await pool.run() }
+        let purged = try await ActivityRepository(pool: pool, logger: TestPostgres.logger).purgeStaleIdempotencyKeys(batchSize: 10)
         running.cancel()
         #expect(purged == 1)
         #expect(try await rows(database, "SELECT count(*)::int FROM idempotency_keys") == 0)

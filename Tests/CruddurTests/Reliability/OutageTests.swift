@@ -1,6 +1,8 @@
 import AsyncHTTPClient
 import CruddurDatabase
 import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
 import PostgresNIO
 import Testing
 
@@ -47,10 +49,10 @@ private struct RunningServer {
     let port: Int
     var base: String { "http://127.0.0.1:\(port)" }
 
-    static func start(url: String) async throws -> RunningServer {
+    static func start(url: String, executable: String = cruddurExecutable, logLevel: String = "debug") async throws -> RunningServer {
         let port = try freePort()
-        let process = try ChildProcess(cruddurExecutable, ["serve"], environment: cleanEnvironment([
-            "CONNECTION_URL": url, "PORT": "\(port)", "LOG_LEVEL": "debug",
+        let process = try ChildProcess(executable, ["serve"], environment: cleanEnvironment([
+            "CONNECTION_URL": url, "PORT": "\(port)", "LOG_LEVEL": logLevel,
         ]))
         let server = RunningServer(process: process, port: port)
         guard await HTTP.waitUntilHealthy(server.base + "/api/health", timeout: .seconds(30)) else {
@@ -122,6 +124,107 @@ struct OutageTests {
         let output = server.process.output
         #expect(output.contains("Database unavailable") || output.contains("Health check failed"), "the outage was not logged")
         #expect(!output.contains("0utage-Secret") && !output.contains("0utage%2DSecret"), "the password reached the log")
+    }
+
+    /// Issue 12: the release server died (a PostgresNIO pool precondition) when PostgreSQL restarted under load;
+    /// debug timing hid it. The release binary, 32 connections posting, PostgreSQL stopped and started twice.
+    @Test("release build: PostgreSQL stopped and started twice under 32-connection posting load; alive, 503s, nothing lost")
+    func restartsUnderLoadRelease() async throws {
+        let executable = try releaseCruddurExecutable()
+        let (cluster, url) = try await OutageCluster.shared.start()
+        let server = try await RunningServer.start(url: url, executable: executable, logLevel: "warning")
+        defer { server.process.signal(SIGKILL) }
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 32
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(15))
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+
+        let stop = NIOLockedValueBox(false)
+        let writers = (0..<32).map { writer in
+            Task { () -> [(message: String, status: Int)] in
+                var results: [(message: String, status: Int)] = []
+                var index = 0
+                while !stop.withLockedValue({ $0 }) {
+                    let message = "load-\(writer)-\(index)"
+                    index += 1
+                    var request = HTTPClientRequest(url: server.base + "/api/activities")
+                    request.method = .POST
+                    request.headers.add(name: "Content-Type", value: "application/json")
+                    request.body = .bytes(ByteBuffer(string: #"{"user_handle":"bayko","message":"\#(message)","ttl":"1-hour"}"#))
+                    do {
+                        let response = try await client.execute(request, timeout: .seconds(15))
+                        _ = try await response.body.collect(upTo: 64 * 1024)
+                        results.append((message, Int(response.status.code)))
+                    } catch {
+                        results.append((message, 0))
+                    }
+                }
+                return results
+            }
+        }
+
+        func stopWriters() async -> [(message: String, status: Int)] {
+            stop.withLockedValue { $0 = true }
+            var results: [(message: String, status: Int)] = []
+            for writer in writers { results += await writer.value }
+            try? await client.shutdown()
+            return results
+        }
+        do {
+            try await restartTwice(cluster, server)
+        } catch {
+            _ = await stopWriters()
+            throw error
+        }
+        try await Task.sleep(for: .milliseconds(1000))
+        let results = await stopWriters()
+
+        let database = URL(string: url)!.lastPathComponent
+        let rows = try await withTestConnection(cluster.connectionSettings(database: database)) { connection in
+            var counts: [String: Int] = [:]
+            for try await message in try await connection.query(
+                "SELECT message FROM activities WHERE message LIKE 'load-%'", logger: TestPostgres.logger
+            ).decode(String.self) {
+                counts[message, default: 0] += 1
+            }
+            return counts
+        }
+        let succeeded = results.filter { $0.status == 200 }
+        let failed = results.filter { $0.status != 200 }
+        let lost = succeeded.filter { rows[$0.message] == nil }.map(\.message)
+        let duplicated = rows.filter { $0.value > 1 }.map(\.key)
+        let unclear = failed.filter { $0.status != 503 }
+        print("restart under load: \(results.count) posts, \(succeeded.count) × 200, \(failed.count) × 503, \(rows.count) rows")
+        #expect(succeeded.count > 100, "too little load to prove anything: \(succeeded.count) posts succeeded")
+        #expect(!failed.isEmpty, "no request failed: the outages were not under load")
+        #expect(lost.isEmpty, "200 without a row: \(lost.prefix(20))")
+        #expect(duplicated.isEmpty, "duplicated rows: \(duplicated.prefix(20))")
+        #expect(unclear.isEmpty, "failures other than 503: \(unclear.prefix(20).map { "\($0.message) → \($0.status)" })")
+        #expect(rows.count >= succeeded.count)
+
+        server.process.signal(SIGTERM)
+        let exitStatus = await server.process.waitForExit(timeout: .seconds(30))
+        #expect(exitStatus == 0, "\(server.process.output.suffix(3000))")
+    }
+
+    /// Stops and starts PostgreSQL twice under a running server: 503 while down, serving again within 2 s, alive.
+    private func restartTwice(_ cluster: LocalCluster, _ server: RunningServer) async throws {
+        for cycle in 1...2 {
+            try await Task.sleep(for: .milliseconds(1500))
+            try cluster.stopServer()
+            let down = ContinuousClock.now
+            let health = try await HTTP.request("GET", server.base + "/api/health")
+            #expect(health.status == 503, "cycle \(cycle): health while down: \(health.status) \(health.body)")
+            #expect(ContinuousClock.now - down < .seconds(2), "cycle \(cycle): health took \(ContinuousClock.now - down) while down")
+            try await Task.sleep(for: .milliseconds(1000))
+            try cluster.startServer()
+            let back = ContinuousClock.now
+            #expect(await HTTP.waitUntilHealthy(server.base + "/api/health", timeout: .seconds(10)), "cycle \(cycle): no recovery")
+            let recovery = ContinuousClock.now - back
+            #expect(recovery < .seconds(2), "cycle \(cycle): serving again \(recovery) after PostgreSQL was back")
+            #expect(await server.process.waitForExit(timeout: .zero) == nil, "cycle \(cycle): the server died: \(server.process.output.suffix(3000))")
+            print("restart under load, cycle \(cycle): serving again \(recovery) after PostgreSQL was back")
+        }
     }
 
     @Test("SIGTERM with requests in flight: they finish, new connections are refused, exit code 0")

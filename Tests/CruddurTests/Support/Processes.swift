@@ -17,6 +17,24 @@ var cruddurExecutable: String {
     productsDirectory.appendingPathComponent("cruddur").path
 }
 
+/// The package's root folder.
+let packageDirectory = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+/// The static release `cruddur` (what users deploy), built by `scripts/test` into `.build-static` before the tests run.
+func releaseCruddurExecutable() throws -> String {
+    let path = packageDirectory + "/.build-static/release/cruddur"
+    guard FileManager.default.isExecutableFile(atPath: path) else {
+        throw ReleaseBuildMissing(path: path)
+    }
+    return path
+}
+
+struct ReleaseBuildMissing: Error, CustomStringConvertible {
+    let path: String
+    var description: String { "\(path) is missing: run scripts/test, which builds the static release binary before the tests" }
+}
+
 /// A TCP port nothing listens on right now.
 func freePort() throws -> Int {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
