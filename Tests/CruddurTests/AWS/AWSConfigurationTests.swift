@@ -178,4 +178,39 @@ struct AWSErrorTests {
         #expect(document.first("RequestId")?.text == "r-1")
         #expect(XMLTree.parse(Data("<unclosed>".utf8)) == nil)
     }
+
+    @Test("XML: declaration, comments, entities, CDATA, attributes, self-closing elements and lists")
+    func xmlDetails() throws {
+        let document = try #require(XMLTree.parse(Data("""
+            \u{FEFF}<?xml version="1.0" encoding="UTF-8"?>
+            <!-- a comment -->
+            <DescribeDBInstancesResponse xmlns='http://rds.amazonaws.com/doc/2014-10-31/'>
+              <DBInstances>
+                <DBInstance><DBInstanceIdentifier>a&amp;b &lt;c&gt; &quot;d&quot; &apos;e&apos; &#233;&#x1F600;</DBInstanceIdentifier></DBInstance>
+                <DBInstance><DBInstanceIdentifier><![CDATA[<raw> & text]]></DBInstanceIdentifier><Empty/><Other a="1" b = '2' /></DBInstance>
+              </DBInstances>
+            </DescribeDBInstancesResponse>
+            <!-- trailing -->
+            """.utf8)))
+        let instances = try #require(document.child("DBInstances")).children(named: "DBInstance")
+        #expect(instances.count == 2)
+        #expect(instances[0].string("DBInstanceIdentifier") == "a&b <c> \"d\" 'e' é😀")
+        #expect(instances[1].string("DBInstanceIdentifier") == "<raw> & text")
+        #expect(instances[1].child("Empty") != nil && instances[1].string("Empty") == nil)
+        #expect(instances[1].child("Other") != nil)
+    }
+
+    @Test("XML: malformed documents and DTDs are refused", arguments: [
+        "", "   ", "text only", "<a></b>", "<a><b></a></b>", "<a>&unknown;</a>", "<a>&amp</a>", "<a/><b/>", "<a></a>trailing",
+        "<!DOCTYPE a [<!ENTITY x \"y\">]><a>&x;</a>", "<a attr=unquoted></a>", "<a><!-- unterminated </a>", "</a>", "<a>&#xFFFFFFFF;</a>",
+    ])
+    func xmlMalformed(document: String) {
+        #expect(XMLTree.parse(Data(document.utf8)) == nil)
+    }
+
+    @Test("XML: deep nesting is refused, not a stack overflow")
+    func xmlDepth() {
+        let deep = String(repeating: "<a>", count: 100_000) + String(repeating: "</a>", count: 100_000)
+        #expect(XMLTree.parse(Data(deep.utf8)) == nil)
+    }
 }
