@@ -19,7 +19,7 @@ extension ActivityRepository {
     /// A retry that arrives while the first request is still in flight waits for it (on the key's unique
     /// index) and then gets its result: there is never a second row.
     public func create(_ activity: NewActivity, idempotencyKey key: String) async throws -> IdempotentCreation {
-        try await pool.withConnection(operation: "creating an activity") { [logger] connection in
+        try await pool.withCommittedWrite(operation: "creating an activity") { [logger] connection in
             for attempt in 0..<2 {
                 let claim = IdempotencyStatements.ClaimAndCreate(
                     handle: activity.userHandle, message: activity.message, ttlSeconds: Int64(activity.ttl.seconds), key: key

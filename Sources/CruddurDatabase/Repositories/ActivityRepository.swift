@@ -36,7 +36,7 @@ public struct ActivityRepository: Sendable {
 
     /// Creates an activity; nil when no user has the handle.
     public func create(_ activity: NewActivity) async throws -> CreatedActivity? {
-        try await pool.withConnection(operation: "creating an activity") { [logger] connection in
+        try await pool.withCommittedWrite(operation: "creating an activity") { [logger] connection in
             let statement = ActivityStatements.CreateByHandle(
                 handle: activity.userHandle, message: activity.message, ttlSeconds: Int64(activity.ttl.seconds)
             )

@@ -46,7 +46,7 @@ public struct CognitoUserRepository: Sendable {
     /// Inserts the user or updates their row; `deadline` (default: the pool's) bounds waiting for a
     /// connection and the query together.
     public func upsert(_ user: CognitoUser, deadline: Duration? = nil) async throws -> Outcome {
-        try await pool.withConnection(operation: "storing a confirmed Cognito user", deadline: deadline) { [logger] connection in
+        try await pool.withCommittedWrite(operation: "storing a confirmed Cognito user", deadline: deadline) { [logger] connection in
             do {
                 for try await (uuid, inserted) in try await connection.execute(CognitoUserStatements.Upsert(user: user), logger: logger) {
                     return inserted ? .created(uuid: uuid) : .updated(uuid: uuid)

@@ -150,6 +150,48 @@ struct ActivitiesAPITests {
         }
     }
 
+    /// PostgresNIO ends an INSERT at its CommandComplete, before the implicit transaction commits; the server must not
+    /// answer 200 until the commit is confirmed (issue 12: `scripts/soak` found 200s for rows that a PostgreSQL
+    /// shutdown had kept from committing). A deferred constraint trigger makes the commit itself fail, every time.
+    @Test("a post whose commit fails is never a 200 and leaves no row, with or without an Idempotency-Key")
+    func commitFailure() async throws {
+        let database = try await TestPostgres.shared.makeDatabase(seeded: true)
+        try await withTestConnection(database) { connection in
+            try await connection.query("""
+                CREATE FUNCTION public.refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                  IF NEW.message LIKE 'refused at commit%' THEN RAISE EXCEPTION 'refused at commit'; END IF;
+                  RETURN NULL;
+                END $$
+                """, logger: TestPostgres.logger).collect()
+            try await connection.query("""
+                CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON public.activities
+                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.refuse_at_commit()
+                """, logger: TestPostgres.logger).collect()
+        }
+        let before = try await activityCount(database)
+        try await withTestApp(database: database) { client in
+            for key in [nil, "commit-check-1"] as [String?] {
+                var headers: HTTPFields = [.contentType: "application/json"]
+                if let key { headers[.idempotencyKey] = key }
+                let body = jsonBody(["user_handle": "bayko", "message": "refused at commit", "ttl": "1-day"])
+                try await client.execute(uri: "/api/activities", method: .post, headers: headers, body: body) { response in
+                    #expect(response.status.code >= 500, "key \(key ?? "none"): \(response.status) \(response.text)")
+                    #expect(!response.text.contains("\"uuid\""), "\(response.text)")
+                }
+            }
+            #expect(try await activityCount(database) == before)
+            // The pool replaces the connection the failed commit closed: the next post is stored.
+            try await client.execute(
+                uri: "/api/activities", method: .post, headers: [.contentType: "application/json"],
+                body: jsonBody(["user_handle": "bayko", "message": "committed", "ttl": "1-day"])
+            ) { response in
+                #expect(response.status == .ok, "\(response.text)")
+            }
+            #expect(try await activityCount(database) == before + 1)
+        }
+    }
+
     @Test("pagination walks the whole feed, newest first, without overlap, also across equal timestamps")
     func pagination() async throws {
         let database = try await TestPostgres.shared.makeDatabase(seeded: true)
