@@ -24,7 +24,8 @@ let package = Package(
     targets: [
         /// Activities, users, TTLs and validation: no I/O.
         .target(name: "CruddurDomain"),
-        /// Connection settings, migrations, repositories (all SQL), the local cluster manager.
+        /// Connection settings, the connection pool, migrations, repositories and their SQL. The only target
+        /// that talks to PostgresNIO.
         .target(
             name: "CruddurDatabase",
             dependencies: [
@@ -34,6 +35,15 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        /// The private local PostgreSQL cluster (initdb, pg_ctl, leases, the reaper): for the CLI and the tests
+        /// only, never compiled into the API's library or the Lambda.
+        .target(
+            name: "CruddurLocalPostgres",
+            dependencies: [
+                "CruddurDatabase",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         /// The HTTP API: `buildApplication`, one controller per resource.
@@ -87,6 +97,7 @@ let package = Package(
             dependencies: [
                 "CruddurDomain",
                 "CruddurDatabase",
+                "CruddurLocalPostgres",
                 "CruddurAPI",
                 "CruddurAWS",
                 "CruddurLambda",
@@ -102,6 +113,7 @@ let package = Package(
             dependencies: [
                 "CruddurDomain",
                 "CruddurDatabase",
+                "CruddurLocalPostgres",
                 "CruddurAPI",
                 "CruddurAWS",
                 "CruddurLambda",

@@ -36,6 +36,22 @@ public struct DatabaseAdministration: Sendable {
         }
     }
 
+    /// Creates the target's database unless it exists; true when it created it (two processes may race: the loser
+    /// sees `duplicate_database` and answers false).
+    @discardableResult
+    public func createIfMissing(_ target: ConnectionSettings) async throws -> Bool {
+        let name = target.database
+        return try await onMaintenance(target, operation: "creating database \(name)") { connection, logger in
+            guard try await !Self.exists(name, on: connection, logger: logger) else { return false }
+            do {
+                try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(quoteIdentifier(name))"), logger: logger).drain()
+                return true
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42P04" {
+                return false
+            }
+        }
+    }
+
     /// Whether the target's database exists.
     public func exists(_ target: ConnectionSettings) async throws -> Bool {
         let name = target.database

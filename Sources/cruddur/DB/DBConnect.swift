@@ -1,5 +1,6 @@
 import ArgumentParser
 import CruddurDatabase
+import CruddurLocalPostgres
 import Foundation
 
 #if canImport(Glibc)

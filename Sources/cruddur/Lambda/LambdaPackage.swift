@@ -1,5 +1,6 @@
 import ArgumentParser
 import CruddurDatabase
+import CruddurLocalPostgres
 import Foundation
 
 /// `cruddur lambda package`: a fully static `bootstrap` for the `provided.al2023` / `provided.al2` runtimes, zipped.

@@ -1,4 +1,5 @@
 import CruddurDatabase
+import CruddurLocalPostgres
 import CruddurLambda
 import Foundation
 import Logging

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CruddurDatabase
+import CruddurLocalPostgres
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore

@@ -1,4 +1,5 @@
 import CruddurDatabase
+import CruddurLocalPostgres
 import Foundation
 
 #if canImport(Glibc)

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import PostgresNIO
+import CruddurDatabase
 
 #if canImport(Glibc)
 import Glibc
@@ -332,27 +332,12 @@ public final class LocalClusterLease: Sendable {
     /// Creates `database` if it does not exist; returns true when it created it.
     @discardableResult
     public func createDatabaseIfMissing(_ database: String, logger: Logger) async throws -> Bool {
-        let settings = cluster.connectionSettings(database: "postgres")
-        return try await Database.withConnection(settings, logger: logger, operation: "creating database \(database)") { connection in
-            let rows = try await connection.query("SELECT 1 FROM pg_database WHERE datname = \(database)", logger: logger).collect()
-            guard rows.isEmpty else { return false }
-            do {
-                try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(quoteIdentifier(database))"), logger: logger).drain()
-                return true
-            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42P04" {
-                return false
-            }
-        }
+        try await DatabaseAdministration(logger: logger).createIfMissing(cluster.connectionSettings(database: database))
     }
 }
 
-/// Quotes an SQL identifier (for the few statements, like CREATE DATABASE, that cannot bind one).
-public func quoteIdentifier(_ identifier: String) -> String {
-    "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-}
-
 /// FNV-1a: a short name for a path that is the same in every process.
-func stableHash(_ text: String) -> String {
+private func stableHash(_ text: String) -> String {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     for byte in text.utf8 {
         hash ^= UInt64(byte)
