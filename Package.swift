@@ -37,6 +37,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        /// The logging set-up every executable shares (stderr, `LOG_LEVEL`).
+        .target(
+            name: "CruddurLogging",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
         /// The private local PostgreSQL cluster (initdb, pg_ctl, leases, the reaper): for the CLI and the tests
         /// only, never compiled into the API's library or the Lambda.
         .target(
@@ -90,7 +95,7 @@ let package = Package(
         /// The Lambda's `bootstrap`: packaged by `cruddur lambda package`.
         .executableTarget(
             name: "cruddur-post-confirmation",
-            dependencies: ["CruddurLambda"]
+            dependencies: ["CruddurLambda", "CruddurLogging"]
         ),
         .executableTarget(
             name: "cruddur",
@@ -98,6 +103,7 @@ let package = Package(
                 "CruddurDomain",
                 "CruddurDatabase",
                 "CruddurLocalPostgres",
+                "CruddurLogging",
                 "CruddurAPI",
                 "CruddurAWS",
                 "CruddurLambda",

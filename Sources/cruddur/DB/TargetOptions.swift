@@ -1,9 +1,7 @@
 import ArgumentParser
 import CruddurDatabase
-import CruddurLocalPostgres
 import Foundation
 import Logging
-import PostgresNIO
 
 /// Which database a `cruddur db` command acts on: `CONNECTION_URL` (or the local cluster), `--prod`, or `--url`.
 struct TargetOptions: ParsableArguments {
@@ -29,26 +27,10 @@ struct TargetOptions: ParsableArguments {
     }
 
     /// Resolves the target and, for the local cluster, starts it for the length of the command.
-    func open(logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> OpenedTarget {
-        let target: OpenedTarget
-        if let url {
-            target = OpenedTarget(settings: try Self.parse(url, source: "--url", environment: environment), isProduction: false, lease: nil)
-        } else if prod {
-            guard let url = environment["PROD_CONNECTION_URL"], !url.isEmpty else {
-                throw CommandFailure("--prod needs PROD_CONNECTION_URL to be set (see `cruddur rds url`)")
-            }
-            target = OpenedTarget(settings: try Self.parse(url, source: "PROD_CONNECTION_URL", environment: environment), isProduction: true, lease: nil)
-        } else if let url = environment["CONNECTION_URL"], !url.isEmpty {
-            target = OpenedTarget(settings: try Self.parse(url, source: "CONNECTION_URL", environment: environment), isProduction: false, lease: nil)
-        } else {
-            let cluster = try LocalCluster.forProject(environment: environment)
-            let wasRunning = try cluster.isRunning()
-            let lease = try cluster.acquire(logger: logger)
-            if !wasRunning {
-                writeToStandardError("cruddur: started the local PostgreSQL cluster (\(cluster.layout.dataDirectory)); it stops when this command ends\n")
-            }
-            target = OpenedTarget(settings: cluster.connectionSettings(database: "cruddur"), isProduction: false, lease: lease)
-        }
+    func open(logger: Logger) async throws -> OpenedTarget {
+        let target = try await OpenedTarget.open(
+            DatabaseTarget.resolve(url: url, production: prod, applicationName: "cruddur-cli"), preparing: false, logger: logger
+        )
         if let wait {
             do {
                 try await WaitForServer.until(target.settings, timeout: .seconds(wait), logger: logger)
@@ -69,14 +51,6 @@ struct TargetOptions: ParsableArguments {
             try await body(opened, logger)
         }
     }
-
-    private static func parse(_ url: String, source: String, environment: [String: String]) throws -> ConnectionSettings {
-        do {
-            return try ConnectionSettings(url: url, environment: environment).with(applicationName: "cruddur-cli")
-        } catch {
-            throw CommandFailure("\(source): \(error)")
-        }
-    }
 }
 
 /// `--yes-i-mean-production`: the explicit consent destructive commands need against `--prod`.
@@ -88,24 +62,6 @@ struct ProductionConfirmation: ParsableArguments {
     func check(_ target: OpenedTarget, action: String) throws {
         guard target.isProduction, !confirmed else { return }
         throw CommandFailure("refusing to \(action) on the production database \(target.settings) without --yes-i-mean-production")
-    }
-}
-
-/// A resolved target for the length of one command.
-struct OpenedTarget {
-    let settings: ConnectionSettings
-    let isProduction: Bool
-    let lease: LocalClusterLease?
-
-    func close(logger: Logger) {
-        lease?.release(logger: logger)
-    }
-
-    /// Runs `body` on one connection to the target's database.
-    func withConnection<Result: Sendable>(
-        logger: Logger, operation: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
-    ) async throws -> Result {
-        try await Database.withConnection(settings, logger: logger, operation: operation, body)
     }
 }
 
@@ -128,12 +84,4 @@ enum WaitForServer {
         }
         throw CommandFailure("\(settings) did not accept connections within \(timeout.components.seconds) s\(lastError.map { " (\(oneLine($0)))" } ?? "")")
     }
-}
-
-/// A command logger: warnings and errors only, unless `LOG_LEVEL` says otherwise.
-func makeCommandLogger() -> Logger {
-    bootstrapLogging()
-    var logger = Logger(label: "cruddur-cli")
-    logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
-    return logger
 }

@@ -26,7 +26,7 @@ struct LambdaInvoke: AsyncParsableCommand {
         try await reportingFailures {
             let logger = makeCommandLogger()
             let bytes = try Self.readEvent(event)
-            let database = try await OpenedDatabase.open(try DatabaseTarget.development(), logger: logger)
+            let database = try await OpenedTarget.open(try DatabaseTarget.resolve(), preparing: true, logger: logger)
             defer { database.close(logger: logger) }
             let pool = try DatabasePool(settings: database.settings.with(applicationName: "cruddur-lambda-invoke"), size: 1, logger: logger)
             let outcome = try await withThrowingTaskGroup(of: Void.self) { group in

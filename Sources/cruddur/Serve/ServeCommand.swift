@@ -1,6 +1,7 @@
 import ArgumentParser
 import CruddurAPI
 import CruddurDatabase
+import CruddurLogging
 import Foundation
 import Hummingbird
 import Logging
@@ -39,17 +40,16 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            bootstrapLogging()
-            let logger = makeLogger(label: "cruddur")
+            let logger = LogSetup.logger(label: "cruddur", defaultLevel: .info, environment: ProcessInfo.processInfo.environment)
             var configuration = try ServeSettings.fromEnvironment()
             configuration.purgeInterval = .seconds(purgeInterval)
             configuration.cognito = try WriteAuthentication.cognitoSettings()
             try WriteAuthentication.refuseUnsafeBinding(configuration, allowUnauthenticatedWrites: allowUnauthenticatedWrites)
-            let target = try DatabaseTarget.development()
-            if case .url(let settings, let source) = target {
+            let target = try DatabaseTarget.resolve()
+            if case .url(let settings, let source, _) = target {
                 try await Self.checkSchema(settings, source: source, migrate: migrate, logger: logger)
             }
-            let database = try await OpenedDatabase.open(target, logger: logger)
+            let database = try await OpenedTarget.open(target, preparing: true, logger: logger)
             defer { database.close(logger: logger) }
             let app = try buildApplication(configuration: configuration, database: database.settings, logger: logger)
             WriteAuthentication.logMode(configuration, logger: logger)
@@ -89,36 +89,5 @@ struct ServeCommand: AsyncParsableCommand {
             guard migrate else { throw MigrationError.pendingMigrations(pending) }
             try await runner.migrate(on: connection)
         }
-    }
-}
-
-/// The API's settings from the environment, validated.
-enum ServeSettings {
-    static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> APIConfiguration {
-        var configuration = APIConfiguration()
-        switch environment["FEED_CACHE"] {
-        case nil, "", "on": configuration.feedCache = true
-        case "off": configuration.feedCache = false
-        case let value?: throw CommandFailure("FEED_CACHE '\(value)' must be on or off")
-        }
-        if let host = environment["HOST"], !host.isEmpty {
-            guard host.allSatisfy({ $0.isLetter || $0.isNumber || ".:-[]".contains($0) }) else {
-                throw CommandFailure("HOST '\(host)' is not a host name or address")
-            }
-            configuration.host = host
-        }
-        if let port = environment["PORT"], !port.isEmpty {
-            guard let value = Int(port), (0...65535).contains(value) else {
-                throw CommandFailure("PORT '\(port)' is not a port number (0-65535)")
-            }
-            configuration.port = value
-        }
-        if let origin = environment["FRONTEND_URL"], !origin.isEmpty {
-            guard let url = URL(string: origin), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
-                throw CommandFailure("FRONTEND_URL '\(origin)' is not an http(s) origin like http://localhost:3000")
-            }
-            configuration.frontendURL = origin.hasSuffix("/") ? String(origin.dropLast()) : origin
-        }
-        return configuration
     }
 }

@@ -2,65 +2,95 @@ import CruddurDatabase
 import CruddurLocalPostgres
 import Foundation
 import Logging
+import PostgresNIO
 
-/// Where a command's database is: a URL from the environment, or the project's local cluster.
+/// Where a command's database is. Every command resolves it here: `--url`, else `--prod` (`PROD_CONNECTION_URL`),
+/// else `CONNECTION_URL`, else the project's private local cluster.
 enum DatabaseTarget {
-    case url(ConnectionSettings, source: String)
+    case url(ConnectionSettings, source: String, isProduction: Bool)
     case localCluster
 
-    /// `CONNECTION_URL` when set, else the local cluster.
-    static func development(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> DatabaseTarget {
-        guard let url = environment["CONNECTION_URL"], !url.isEmpty else { return .localCluster }
-        do {
-            return .url(try ConnectionSettings(url: url, environment: environment), source: "CONNECTION_URL")
-        } catch {
-            throw CommandFailure("CONNECTION_URL: \(error)")
+    static func resolve(
+        url: String? = nil, production: Bool = false, applicationName: String? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> DatabaseTarget {
+        func parse(_ url: String, source: String, isProduction: Bool) throws -> DatabaseTarget {
+            do {
+                var settings = try ConnectionSettings(url: url, environment: environment)
+                if let applicationName { settings = settings.with(applicationName: applicationName) }
+                return .url(settings, source: source, isProduction: isProduction)
+            } catch {
+                throw CommandFailure("\(source): \(error)")
+            }
         }
+        if let url {
+            return try parse(url, source: "--url", isProduction: false)
+        }
+        if production {
+            guard let url = environment["PROD_CONNECTION_URL"], !url.isEmpty else {
+                throw CommandFailure("--prod needs PROD_CONNECTION_URL to be set (see `cruddur rds url`)")
+            }
+            return try parse(url, source: "PROD_CONNECTION_URL", isProduction: true)
+        }
+        if let url = environment["CONNECTION_URL"], !url.isEmpty {
+            return try parse(url, source: "CONNECTION_URL", isProduction: false)
+        }
+        return .localCluster
     }
 }
 
-/// A running database for the length of a command: releases the local cluster lease when done.
-struct OpenedDatabase {
+/// A target opened for the length of one command; closing it releases the local cluster's lease (the server stops
+/// when no other `cruddur` process uses it).
+struct OpenedTarget {
     let settings: ConnectionSettings
+    let isProduction: Bool
     let lease: LocalClusterLease?
-    /// True when the command had to create the database (and so seeded it).
+    /// True when opening created the local `cruddur` database (and so seeded it).
     let wasCreated: Bool
 
-    /// Opens the target: for the local cluster, starts it, creates the `cruddur` database, migrates and seeds it.
-    static func open(_ target: DatabaseTarget, logger: Logger) async throws -> OpenedDatabase {
+    /// Opens `target`. For the local cluster the server is started; with `preparing` (serve, lambda invoke) the
+    /// `cruddur` database is also created, migrated and, when new, seeded; without it (the `db` commands, which do
+    /// that themselves) starting the server is announced on stderr.
+    static func open(_ target: DatabaseTarget, preparing: Bool, logger: Logger) async throws -> OpenedTarget {
         switch target {
-        case .url(let settings, _):
-            return OpenedDatabase(settings: settings, lease: nil, wasCreated: false)
+        case .url(let settings, _, let isProduction):
+            return OpenedTarget(settings: settings, isProduction: isProduction, lease: nil, wasCreated: false)
         case .localCluster:
-            let cluster = try LocalCluster.forProject()
-            let lease = try cluster.acquire(logger: logger)
-            do {
-                let created = try await lease.createDatabaseIfMissing("cruddur", logger: logger)
-                let settings = cluster.connectionSettings(database: "cruddur")
-                try await Database.withConnection(settings, logger: logger, operation: "preparing the local database") { connection in
-                    try await MigrationRunner(logger: logger).migrate(on: connection)
-                    if created {
-                        try await SeedData.load(on: connection, logger: logger)
-                    }
-                }
-                return OpenedDatabase(settings: settings, lease: lease, wasCreated: created)
-            } catch {
-                lease.release(logger: logger)
-                throw error
+            break
+        }
+        let cluster = try LocalCluster.forProject()
+        let wasRunning = try cluster.isRunning()
+        let lease = try cluster.acquire(logger: logger)
+        let settings = cluster.connectionSettings(database: "cruddur")
+        guard preparing else {
+            if !wasRunning {
+                writeToStandardError("cruddur: started the local PostgreSQL cluster (\(cluster.layout.dataDirectory)); it stops when this command ends\n")
             }
+            return OpenedTarget(settings: settings, isProduction: false, lease: lease, wasCreated: false)
+        }
+        do {
+            let created = try await lease.createDatabaseIfMissing("cruddur", logger: logger)
+            try await Database.withConnection(settings, logger: logger, operation: "preparing the local database") { connection in
+                try await MigrationRunner(logger: logger).migrate(on: connection)
+                if created {
+                    try await SeedData.load(on: connection, logger: logger)
+                }
+            }
+            return OpenedTarget(settings: settings, isProduction: false, lease: lease, wasCreated: created)
+        } catch {
+            lease.release(logger: logger)
+            throw error
         }
     }
 
     func close(logger: Logger) {
         lease?.release(logger: logger)
     }
-}
 
-/// A failure with a ready-made one-line message.
-struct CommandFailure: Error, CustomStringConvertible {
-    let description: String
-
-    init(_ description: String) {
-        self.description = description
+    /// Runs `body` on one connection to the target's database.
+    func withConnection<Result: Sendable>(
+        logger: Logger, operation: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await Database.withConnection(settings, logger: logger, operation: operation, body)
     }
 }

@@ -1,13 +1,13 @@
-import CruddurAPI
+import CruddurDatabase
 import Foundation
 import Logging
 
 /// How `serve` authenticates writes: Cognito settings from the environment, or local development mode.
-enum WriteAuthentication {
+public enum WriteAuthentication {
     /// The Cognito settings from `AWS_COGNITO_USER_POOL_ID`, `AWS_COGNITO_USER_POOL_CLIENT_ID`, the region
     /// (`AWS_DEFAULT_REGION`, `AWS_REGION`, else the pool id's prefix) and `COGNITO_JWKS_URL` (optional override);
     /// nil when neither pool nor client is set. Empty values count as unset.
-    static func cognitoSettings(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> CognitoSettings? {
+    public static func cognitoSettings(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> CognitoSettings? {
         func value(_ name: String) -> String? {
             environment[name].flatMap { $0.isEmpty ? nil : $0 }
         }
@@ -15,29 +15,29 @@ enum WriteAuthentication {
         let client = value("AWS_COGNITO_USER_POOL_CLIENT_ID")
         guard pool != nil || client != nil else { return nil }
         guard let pool else {
-            throw CommandFailure("AWS_COGNITO_USER_POOL_CLIENT_ID is set but AWS_COGNITO_USER_POOL_ID is not; set both, or neither for local development")
+            throw ConfigurationError("AWS_COGNITO_USER_POOL_CLIENT_ID is set but AWS_COGNITO_USER_POOL_ID is not; set both, or neither for local development")
         }
         guard let poolRegion = CognitoSettings.region(ofUserPoolID: pool) else {
-            throw CommandFailure("AWS_COGNITO_USER_POOL_ID '\(printable(pool))' is not a user pool id like us-east-1_AbCdEf123")
+            throw ConfigurationError("AWS_COGNITO_USER_POOL_ID '\(printable(pool))' is not a user pool id like us-east-1_AbCdEf123")
         }
         guard let client else {
-            throw CommandFailure("AWS_COGNITO_USER_POOL_ID is set but AWS_COGNITO_USER_POOL_CLIENT_ID is not; set the app client id too")
+            throw ConfigurationError("AWS_COGNITO_USER_POOL_ID is set but AWS_COGNITO_USER_POOL_CLIENT_ID is not; set the app client id too")
         }
         guard CognitoSettings.isClientID(client) else {
-            throw CommandFailure("AWS_COGNITO_USER_POOL_CLIENT_ID is not an app client id (letters and digits)")
+            throw ConfigurationError("AWS_COGNITO_USER_POOL_CLIENT_ID is not an app client id (letters and digits)")
         }
         let regionVariable = value("AWS_DEFAULT_REGION") != nil ? "AWS_DEFAULT_REGION" : "AWS_REGION"
         let region = value(regionVariable) ?? poolRegion
         guard CognitoSettings.isRegion(region) else {
-            throw CommandFailure("\(regionVariable) '\(printable(region))' is not an AWS region like us-east-1")
+            throw ConfigurationError("\(regionVariable) '\(printable(region))' is not an AWS region like us-east-1")
         }
         guard region == poolRegion else {
-            throw CommandFailure("AWS_COGNITO_USER_POOL_ID is a pool in \(poolRegion) but \(regionVariable) is \(region); tokens would never match")
+            throw ConfigurationError("AWS_COGNITO_USER_POOL_ID is a pool in \(poolRegion) but \(regionVariable) is \(region); tokens would never match")
         }
         var jwksURL: String?
         if let override = value("COGNITO_JWKS_URL") {
             guard let url = URL(string: override), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
-                throw CommandFailure("COGNITO_JWKS_URL '\(printable(override))' is not an http(s) URL")
+                throw ConfigurationError("COGNITO_JWKS_URL '\(printable(override))' is not an http(s) URL")
             }
             jwksURL = override
         }
@@ -45,9 +45,9 @@ enum WriteAuthentication {
     }
 
     /// Refuses local development mode on a non-loopback `host` unless `allowUnauthenticatedWrites`.
-    static func refuseUnsafeBinding(_ configuration: APIConfiguration, allowUnauthenticatedWrites: Bool) throws {
+    public static func refuseUnsafeBinding(_ configuration: APIConfiguration, allowUnauthenticatedWrites: Bool) throws {
         guard configuration.cognito == nil, !isLoopback(configuration.host), !allowUnauthenticatedWrites else { return }
-        throw CommandFailure(
+        throw ConfigurationError(
             "HOST \(configuration.host) is reachable from other machines and no Cognito user pool is configured, so anyone could post as anyone; "
                 + "set AWS_COGNITO_USER_POOL_ID and AWS_COGNITO_USER_POOL_CLIENT_ID, bind to 127.0.0.1, or pass --allow-unauthenticated-writes"
         )
@@ -55,7 +55,7 @@ enum WriteAuthentication {
 
     /// Once per start: the warning that writes are unauthenticated (local development mode), or which user pool's
     /// tokens writes need.
-    static func logMode(_ configuration: APIConfiguration, logger: Logger) {
+    public static func logMode(_ configuration: APIConfiguration, logger: Logger) {
         if let cognito = configuration.cognito {
             logger.info("Writes need a Cognito token", metadata: [
                 "user_pool": "\(cognito.userPoolID)", "client_id": "\(cognito.clientID)", "jwks_url": "\(cognito.jwksURL)",
@@ -68,7 +68,7 @@ enum WriteAuthentication {
     }
 
     /// `localhost`, `127.0.0.0/8` and `::1` (bracketed or not).
-    static func isLoopback(_ host: String) -> Bool {
+    public static func isLoopback(_ host: String) -> Bool {
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         if bare.lowercased() == "localhost" { return true }
         var v6 = in6_addr()
@@ -81,7 +81,7 @@ enum WriteAuthentication {
     }
 
     /// A configuration value fit for an error line: printable ASCII, at most 64 characters.
-    private static func printable(_ text: String) -> String {
+    static func printable(_ text: String) -> String {
         String(String.UnicodeScalarView(text.unicodeScalars.filter { (0x20...0x7E).contains($0.value) }.prefix(64)))
     }
 }

@@ -1,0 +1,64 @@
+import CruddurAPI
+import Testing
+
+@Suite("Serve settings and write authentication from the environment, without a process")
+struct ServeSettingsTests {
+    @Test("defaults, and each variable read and validated")
+    func settings() throws {
+        let defaults = try ServeSettings.fromEnvironment([:])
+        #expect(defaults.host == "127.0.0.1" && defaults.port == 4567 && defaults.frontendURL == "http://localhost:3000")
+        #expect(defaults.feedCache)
+        let set = try ServeSettings.fromEnvironment([
+            "HOST": "0.0.0.0", "PORT": "8080", "FRONTEND_URL": "https://cruddur.example/", "FEED_CACHE": "off",
+        ])
+        #expect(set.host == "0.0.0.0" && set.port == 8080 && set.frontendURL == "https://cruddur.example" && !set.feedCache)
+    }
+
+    @Test("bad values are one clear error naming the variable", arguments: [
+        ["PORT": "70000"], ["PORT": "http"], ["HOST": "a b"], ["HOST": "x;rm"], ["FEED_CACHE": "maybe"],
+        ["FRONTEND_URL": "ftp://x"], ["FRONTEND_URL": "localhost:3000"],
+    ])
+    func badSettings(environment: [String: String]) {
+        #expect {
+            _ = try ServeSettings.fromEnvironment(environment)
+        } throws: { error in
+            let text = "\(error)"
+            return error is ConfigurationError && environment.keys.allSatisfy(text.contains) && !text.contains("\n")
+        }
+    }
+
+    @Test("Cognito settings: none, complete, and each inconsistency refused")
+    func cognito() throws {
+        #expect(try WriteAuthentication.cognitoSettings([:]) == nil)
+        #expect(try WriteAuthentication.cognitoSettings(["AWS_COGNITO_USER_POOL_ID": "", "AWS_COGNITO_USER_POOL_CLIENT_ID": ""]) == nil)
+        let settings = try #require(try WriteAuthentication.cognitoSettings([
+            "AWS_COGNITO_USER_POOL_ID": "us-east-1_AbCdEf123", "AWS_COGNITO_USER_POOL_CLIENT_ID": "abc123def456",
+        ]))
+        #expect(settings.region == "us-east-1" && settings.clientID == "abc123def456")
+        for environment in [
+            ["AWS_COGNITO_USER_POOL_CLIENT_ID": "abc123"],
+            ["AWS_COGNITO_USER_POOL_ID": "us-east-1_AbCdEf123"],
+            ["AWS_COGNITO_USER_POOL_ID": "not a pool", "AWS_COGNITO_USER_POOL_CLIENT_ID": "abc123"],
+            ["AWS_COGNITO_USER_POOL_ID": "us-east-1_AbCdEf123", "AWS_COGNITO_USER_POOL_CLIENT_ID": "abc-123!"],
+            ["AWS_COGNITO_USER_POOL_ID": "us-east-1_AbCdEf123", "AWS_COGNITO_USER_POOL_CLIENT_ID": "abc123", "AWS_DEFAULT_REGION": "eu-west-1"],
+            ["AWS_COGNITO_USER_POOL_ID": "us-east-1_AbCdEf123", "AWS_COGNITO_USER_POOL_CLIENT_ID": "abc123", "COGNITO_JWKS_URL": "file:///etc/passwd"],
+        ] {
+            #expect(throws: ConfigurationError.self, "\(environment)") { try WriteAuthentication.cognitoSettings(environment) }
+        }
+    }
+
+    @Test("local development mode is refused on a non-loopback host unless explicitly allowed")
+    func unsafeBinding() throws {
+        for host in ["127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]"] {
+            #expect(WriteAuthentication.isLoopback(host), "\(host)")
+            try WriteAuthentication.refuseUnsafeBinding(APIConfiguration(host: host), allowUnauthenticatedWrites: false)
+        }
+        for host in ["0.0.0.0", "::", "192.0.2.10", "example.com", "128.0.0.1"] {
+            #expect(!WriteAuthentication.isLoopback(host), "\(host)")
+            #expect(throws: ConfigurationError.self) {
+                try WriteAuthentication.refuseUnsafeBinding(APIConfiguration(host: host), allowUnauthenticatedWrites: false)
+            }
+            try WriteAuthentication.refuseUnsafeBinding(APIConfiguration(host: host), allowUnauthenticatedWrites: true)
+        }
+    }
+}
