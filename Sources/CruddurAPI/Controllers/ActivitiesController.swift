@@ -46,10 +46,7 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
         let generation = feedCache.currentGeneration()
         let page = try await activities.homeFeed(feedRequest)
         let (body, link) = Self.render(page, limit: feedRequest.limit)
-        // Kept until the first activity on it expires, and a minute at most.
-        let latest = Timestamp(microsecondsSinceEpoch: now.microsecondsSinceEpoch + 60_000_000)
-        feedCache.store(limit: feedRequest.limit, generation: generation, body: body, link: link,
-                        validUntil: min(page.map(\.expiresAt).min() ?? latest, latest))
+        feedCache.store(limit: feedRequest.limit, generation: generation, body: body, link: link, page: page, readAt: now)
         return Self.feedResponse(body: body, link: link)
     }
 

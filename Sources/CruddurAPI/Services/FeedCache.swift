@@ -2,18 +2,15 @@ import CruddurDatabase
 import CruddurDomain
 import Logging
 import NIOConcurrencyHelpers
-import PostgresNIO
 import ServiceLifecycle
 
 /// The first page of the home feed, kept in memory while PostgreSQL says nothing changed.
 ///
-/// Correctness rules: a page is served only while this process is listening on `cruddur_feed` (every write
+/// Correctness rules: a page is served only while this process is listening on ``FeedChanges/channel`` (every write
 /// to the feed's tables notifies, from any server), never after the earliest `expires_at` on it, and this
 /// server's own posts drop it before their response is sent. A page computed while a change arrived is not
 /// stored (a generation counter), so a slow read cannot put an old page back.
 public final class FeedCache: Service, Sendable {
-    public static let channel = "cruddur_feed"
-
     struct Entry {
         let generation: UInt64
         let body: String
@@ -28,12 +25,10 @@ public final class FeedCache: Service, Sendable {
     }
 
     private let state = NIOLockedValueBox(State())
-    private let settings: ConnectionSettings
-    private let logger: Logger
+    private let changes: FeedChanges
 
     public init(settings: ConnectionSettings, logger: Logger) {
-        self.settings = settings.with(applicationName: "cruddur-api-listen")
-        self.logger = logger
+        self.changes = FeedChanges(settings: settings, logger: logger)
     }
 
     /// A cached first page of `limit` items, if one may be served now.
@@ -50,8 +45,14 @@ public final class FeedCache: Service, Sendable {
         state.withLockedValue { $0.generation }
     }
 
-    /// Keeps a page read at `generation`, unless something changed since.
-    func store(limit: Int, generation: UInt64, body: String, link: String?, validUntil: Timestamp) {
+    /// The longest a page is kept, even when nothing on it expires sooner and no change is notified.
+    static let maximumAge: Duration = .seconds(60)
+
+    /// Keeps a page read at `generation` (unless something changed since) until the first activity on it expires,
+    /// and ``maximumAge`` at most.
+    func store(limit: Int, generation: UInt64, body: String, link: String?, page: [FeedActivity], readAt now: Timestamp) {
+        let cap = Timestamp(microsecondsSinceEpoch: now.microsecondsSinceEpoch + Self.maximumAge.components.seconds * 1_000_000)
+        let validUntil = min(page.map(\.expiresAt).min() ?? cap, cap)
         state.withLockedValue { state in
             guard state.listening, state.generation == generation else { return }
             state.pages[limit] = Entry(generation: generation, body: body, link: link, validUntil: validUntil)
@@ -74,25 +75,11 @@ public final class FeedCache: Service, Sendable {
         }
     }
 
-    /// Listens for changes until shutdown; while not listening (database down, reconnecting), nothing is cached.
+    /// Follows the database's feed changes until shutdown; while not listening (database down, reconnecting),
+    /// nothing is cached.
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await Database.withConnection(self.settings, logger: self.logger, operation: "listening for feed changes") { connection in
-                        try await connection.listen(on: Self.channel) { notifications in
-                            self.setListening(true)
-                            for try await _ in notifications {
-                                self.invalidate()
-                            }
-                        }
-                    }
-                } catch where !Task.isCancelled {
-                    self.logger.warning("Feed cache not listening; serving the feed uncached", metadata: ["error": "\(error)"])
-                } catch {}
-                self.setListening(false)
-                try? await Task.sleep(for: .seconds(1))
-            }
+            await self.changes.follow(listening: { self.setListening($0) }, changed: { self.invalidate() })
         }
     }
 }

@@ -1,5 +1,5 @@
 extension Migration {
-    /// Every change to what the home feed shows sends `NOTIFY cruddur_feed` (once per statement), so each
+    /// Every change to what the home feed shows sends `NOTIFY cruddur_feed` (``FeedChanges/channel``, once per statement), so each
     /// server's feed cache can drop its pages: several `cruddur serve` processes on one database stay consistent.
     static let notifyFeedChanges = Migration(
         version: 3,
@@ -9,7 +9,7 @@ extension Migration {
             CREATE OR REPLACE FUNCTION public.cruddur_notify_feed_change() RETURNS trigger
             LANGUAGE plpgsql AS $$
             BEGIN
-              PERFORM pg_notify('cruddur_feed', '');
+              PERFORM pg_notify('\(FeedChanges.channel)', '');
               RETURN NULL;
             END
             $$
