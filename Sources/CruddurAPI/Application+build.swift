@@ -65,7 +65,7 @@ public func buildApplication(
     let activities = ActivityRepository(pool: pool, logger: logger)
     let users = UserRepository(pool: pool, logger: logger)
     let verifier = configuration.cognito.map { CognitoTokenVerifier(settings: $0, logger: logger) }
-    let authors = ActivityAuthorResolver(verifier: verifier, users: users)
+    let authors = ActivityAuthorResolver(verifier: verifier)
     let feedCache = configuration.feedCache ? FeedCache(settings: database, logger: logger) : nil
     let router = buildRouter(
         configuration: configuration, activities: activities, users: users, authors: authors, web: web, feedCache: feedCache

@@ -32,17 +32,32 @@ public struct ActivityDraft: Sendable, Equatable {
     }
 }
 
+/// Who a post is from.
+public enum Author: Sendable, Equatable {
+    /// Local development mode: the body's `user_handle`, as in the seed.
+    case handle(String)
+    /// Cognito mode: the verified token's `sub`, matched against `users.cognito_user_id` (the body's handle is ignored).
+    case cognitoSub(String)
+}
+
 /// A post that passed validation (except the author's existence, which only the database knows).
 public struct NewActivity: Sendable, Equatable {
     /// The longest message, in Unicode code points (the seed counts with Python's `len`).
     public static let maximumMessageLength = 280
 
-    public let userHandle: String
+    public let author: Author
     public let message: String
     public let ttl: TimeToLive
 
-    /// Validates a draft and returns every error that applies, in the seed's order.
-    public static func validate(_ draft: ActivityDraft) -> Result<NewActivity, ValidationFailure> {
+    public init(author: Author, message: String, ttl: TimeToLive) {
+        self.author = author
+        self.message = message
+        self.ttl = ttl
+    }
+
+    /// Validates a draft and returns every error that applies, in the seed's order. With `cognitoSub` (a verified
+    /// token's subject) that user is the author and the draft's `user_handle` is not looked at.
+    public static func validate(_ draft: ActivityDraft, cognitoSub: String? = nil) -> Result<NewActivity, ValidationFailure> {
         var errors: [ActivityValidationError] = []
         let message = draft.message ?? ""
         if message.isBlank {
@@ -50,27 +65,37 @@ public struct NewActivity: Sendable, Equatable {
         } else if message.unicodeScalars.count > maximumMessageLength {
             errors.append(.messageExceedMaxChars)
         }
-        let handle = draft.userHandle ?? ""
-        if handle.isBlank {
-            errors.append(.userHandleBlank)
+        let author: Author
+        if let cognitoSub {
+            author = .cognitoSub(cognitoSub)
+        } else {
+            let handle = draft.userHandle ?? ""
+            if handle.isBlank {
+                errors.append(.userHandleBlank)
+            }
+            author = .handle(handle)
         }
         let ttl = draft.ttl.flatMap(TimeToLive.init(rawValue:))
         if ttl == nil {
             errors.append(.ttlBlank)
         }
         guard errors.isEmpty, let ttl else {
-            return .failure(ValidationFailure(errors: errors))
+            return .failure(ValidationFailure(errors: errors, author: errors.contains(.userHandleBlank) ? nil : author))
         }
-        return .success(NewActivity(userHandle: handle, message: message, ttl: ttl))
+        return .success(NewActivity(author: author, message: message, ttl: ttl))
     }
 }
 
 /// All the reasons a draft was rejected.
 public struct ValidationFailure: Error, Sendable, Equatable {
     public var errors: [ActivityValidationError]
+    /// The author the draft names, when it names one (whose existence the caller may still check, so that every
+    /// code that applies is reported).
+    public var author: Author?
 
-    public init(errors: [ActivityValidationError]) {
+    public init(errors: [ActivityValidationError], author: Author? = nil) {
         self.errors = errors
+        self.author = author
     }
 }
 

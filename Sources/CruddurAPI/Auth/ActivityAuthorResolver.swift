@@ -12,9 +12,8 @@ import Logging
 struct ActivityAuthorResolver: Sendable {
     /// nil: local development mode.
     let verifier: CognitoTokenVerifier?
-    let users: UserRepository
 
-    /// Step one, before the body is read: the verified identity (Cognito mode), or nil (local mode).
+    /// Before the body is read: the verified identity (Cognito mode), or nil (local mode).
     /// Throws `401` (no or bad token) or `503` (the pool's keys cannot be fetched).
     func authenticate(_ request: Request, logger: Logger) async throws -> CognitoIdentity? {
         guard let verifier else { return nil }
@@ -36,21 +35,6 @@ struct ActivityAuthorResolver: Sendable {
             logger.debug("Rejected a bearer token", metadata: ["reason": "\(error)"])
             throw AuthenticationResponse.rejected(error)
         }
-    }
-
-    /// Step two: the draft with its author set. In Cognito mode that is the linked user's handle, whatever the body
-    /// said; a verified user with no row yet (the post-confirmation Lambda inserts users) is a `403`.
-    func attribute(_ draft: ActivityDraft, to identity: CognitoIdentity?) async throws -> ActivityDraft {
-        guard let identity else { return draft }
-        guard let handle = try await users.handle(forCognitoUserID: identity.subject) else {
-            throw APIError(
-                .forbidden, code: "user_not_registered",
-                message: "This Cognito user has no Cruddur account yet; finish signing up, then try again."
-            )
-        }
-        var attributed = draft
-        attributed.userHandle = handle
-        return attributed
     }
 }
 

@@ -67,28 +67,21 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
 
     /// `POST /api/activities` with `{user_handle, message, ttl}`: `200` and the created activity, or `422` and codes.
     /// With Cognito configured it needs a bearer token first (`401`/`503`), and the token's user is the author.
+    /// Headers are checked before the body is read.
     @Sendable func create(_ request: Request, context: Context) async throws -> Response {
         let identity = try await authors.authenticate(request, logger: context.logger)
-        let draft = try await authors.attribute(Self.decodeDraft(request), to: identity)
+        let key = try Self.idempotencyKey(request)
+        let draft = try await Self.decodeDraft(request)
         let activity: NewActivity
-        switch NewActivity.validate(draft) {
+        switch NewActivity.validate(draft, cognitoSub: identity?.subject) {
         case .success(let valid):
             activity = valid
         case .failure(let failure):
-            var codes = failure.errors
-            if let handle = draft.userHandle, !codes.contains(.userHandleBlank), try await !users.handleExists(handle) {
-                codes.append(.userHandleNotFound)
-            }
-            throw ValidationErrorResponse(codes: codes)
+            // Every code that applies: whether the named author exists too.
+            let authorMissing = if let author = failure.author { try await !users.exists(author) } else { false }
+            throw Self.rejection(failure.errors, author: failure.author, authorMissing: authorMissing)
         }
-        guard let key = try Self.idempotencyKey(request) else {
-            guard let created = try await activities.create(activity) else {
-                throw ValidationErrorResponse(codes: [.userHandleNotFound])
-            }
-            feedCache?.invalidate()
-            return Self.createdResponse(created)
-        }
-        switch try await activities.create(activity, idempotencyKey: key.value) {
+        switch try await activities.create(activity, idempotencyKey: key?.value) {
         case .created(let created):
             feedCache?.invalidate()
             return Self.createdResponse(created)
@@ -99,8 +92,21 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
         case .keyReused:
             throw ValidationErrorResponse(codes: [.idempotencyKeyReused])
         case .authorNotFound:
-            throw ValidationErrorResponse(codes: [.userHandleNotFound])
+            throw Self.rejection([], author: activity.author, authorMissing: true)
         }
+    }
+
+    /// The one place a rejected post's answer is made: the validation codes plus a missing author, which for a
+    /// handle is the seed's `user_handle_not_found` among the `422`'s codes, and for a verified Cognito user without a
+    /// row yet (the post-confirmation Lambda inserts users) a `403`.
+    static func rejection(_ codes: [ActivityValidationError], author: Author?, authorMissing: Bool) -> any Error {
+        if authorMissing, case .cognitoSub = author {
+            return APIError(
+                .forbidden, code: "user_not_registered",
+                message: "This Cognito user has no Cruddur account yet; finish signing up, then try again."
+            )
+        }
+        return ValidationErrorResponse(codes: authorMissing ? codes + [.userHandleNotFound] : codes)
     }
 
     /// The `Idempotency-Key` header, if any; a malformed one is a `400`.

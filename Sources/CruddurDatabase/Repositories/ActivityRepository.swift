@@ -21,29 +21,45 @@ public struct ActivityRepository: Sendable {
                 let statement = ActivityStatements.HomeFeedAfterCursor(
                     createdAt: cursor.createdAt.iso8601, uuid: cursor.uuid, limit: Int64(request.limit)
                 )
-                for try await row in try await connection.execute(statement, logger: logger) {
-                    page.append(ActivityStatements.feedActivity(row))
+                for try await activity in try await connection.execute(statement, logger: logger) {
+                    page.append(activity)
                 }
             } else {
                 let statement = ActivityStatements.HomeFeedFirstPage(limit: Int64(request.limit))
-                for try await row in try await connection.execute(statement, logger: logger) {
-                    page.append(ActivityStatements.feedActivity(row))
+                for try await activity in try await connection.execute(statement, logger: logger) {
+                    page.append(activity)
                 }
             }
             return page
         }
     }
 
-    /// Creates an activity; nil when no user has the handle.
-    public func create(_ activity: NewActivity) async throws -> CreatedActivity? {
+    /// Creates an activity, at most once per author and `idempotencyKey` within 24 hours when a key is given.
+    ///
+    /// A retry that arrives while the first request with its key is still in flight waits for it (on the key's
+    /// unique index) and then gets its result: there is never a second row. Returns only after the commit.
+    public func create(_ activity: NewActivity, idempotencyKey key: String? = nil) async throws -> ActivityCreation {
         try await pool.withCommittedWrite(operation: "creating an activity") { [logger] connection in
-            let statement = ActivityStatements.CreateByHandle(
-                handle: activity.userHandle, message: activity.message, ttlSeconds: Int64(activity.ttl.seconds)
-            )
-            for try await row in try await connection.execute(statement, logger: logger) {
-                return ActivityStatements.createdActivity(row)
+            for attempt in 0..<2 {
+                for try await created in try await connection.execute(
+                    ActivityStatements.CreateActivity(activity: activity, idempotencyKey: key), logger: logger
+                ) {
+                    return .created(created)
+                }
+                guard let key else { return .authorNotFound }
+                var recorded: IdempotencyStatements.Recorded.Row?
+                for try await row in try await connection.execute(IdempotencyStatements.Recorded(author: activity.author, key: key), logger: logger) {
+                    recorded = row
+                }
+                guard let recorded else { return .authorNotFound }
+                if recorded.isStale && attempt == 0 {
+                    for try await _ in try await connection.execute(IdempotencyStatements.ForgetStale(author: activity.author, key: key), logger: logger) {}
+                    continue
+                }
+                guard recorded.message == activity.message, recorded.ttlSeconds == Int64(activity.ttl.seconds) else { return .keyReused }
+                return .replayed(recorded.activity)
             }
-            return nil
+            return .keyReused
         }
     }
 
@@ -59,30 +75,14 @@ public struct ActivityRepository: Sendable {
     }
 }
 
-/// Reads users.
-public struct UserRepository: Sendable {
-    let pool: DatabasePool
-    let logger: Logger
-
-    public init(pool: DatabasePool, logger: Logger) {
-        self.pool = pool
-        self.logger = logger
-    }
-
-    /// Whether some user has this handle.
-    public func handleExists(_ handle: String) async throws -> Bool {
-        try await pool.withConnection(operation: "looking up a user") { [logger] connection in
-            for try await exists in try await connection.execute(UserStatements.HandleExists(handle: handle), logger: logger) {
-                return exists
-            }
-            return false
-        }
-    }
-
-    /// Answers when the database does (`SELECT 1`).
-    public func ping() async throws {
-        try await pool.withConnection(operation: "checking the database") { [logger] connection in
-            try await connection.query("SELECT 1", logger: logger).drain()
-        }
-    }
+/// What became of a post.
+public enum ActivityCreation: Sendable, Equatable {
+    /// The activity was created.
+    case created(CreatedActivity)
+    /// A retry with the same `Idempotency-Key` and body: the first request's activity, nothing written.
+    case replayed(CreatedActivity)
+    /// The author used this key for a different message or TTL within 24 hours; nothing written.
+    case keyReused
+    /// No such author; nothing written.
+    case authorNotFound
 }

@@ -11,13 +11,14 @@ enum ActivityStatements {
         (extract(epoch FROM a.created_at) * 1000000)::int8
         """
 
-    typealias FeedRow = (String, String, String, String, Int32, Int32, Int32, String?, Int64, Int64)
-
-    static func feedActivity(_ row: FeedRow) -> FeedActivity {
-        FeedActivity(
-            uuid: row.0, displayName: row.1, handle: row.2, message: row.3,
-            repliesCount: row.4, repostsCount: row.5, likesCount: row.6, replyToActivityUUID: row.7,
-            expiresAt: Timestamp(microsecondsSinceEpoch: row.8), createdAt: Timestamp(microsecondsSinceEpoch: row.9)
+    /// A ``feedColumns`` row.
+    static func feedActivity(_ row: PostgresRow) throws -> FeedActivity {
+        let (uuid, displayName, handle, message, replies, reposts, likes, replyTo, expiresAt, createdAt) =
+            try row.decode((String, String, String, String, Int32, Int32, Int32, String?, Int64, Int64).self)
+        return FeedActivity(
+            uuid: uuid, displayName: displayName, handle: handle, message: message,
+            repliesCount: replies, repostsCount: reposts, likesCount: likes, replyToActivityUUID: replyTo,
+            expiresAt: Timestamp(microsecondsSinceEpoch: expiresAt), createdAt: Timestamp(microsecondsSinceEpoch: createdAt)
         )
     }
 
@@ -28,13 +29,12 @@ enum ActivityStatements {
         (extract(epoch FROM inserted.expires_at) * 1000000)::int8
         """
 
-    typealias CreatedRow = (String, String, String, String, Int64, Int64)
-
-    /// A created activity from a ``createdColumns`` row.
-    static func createdActivity(_ row: CreatedRow) -> CreatedActivity {
-        CreatedActivity(
-            uuid: row.0, displayName: row.1, handle: row.2, message: row.3,
-            createdAt: Timestamp(microsecondsSinceEpoch: row.4), expiresAt: Timestamp(microsecondsSinceEpoch: row.5)
+    /// A ``createdColumns`` row.
+    static func createdActivity(_ row: PostgresRow) throws -> CreatedActivity {
+        let (uuid, displayName, handle, message, createdAt, expiresAt) = try row.decode((String, String, String, String, Int64, Int64).self)
+        return CreatedActivity(
+            uuid: uuid, displayName: displayName, handle: handle, message: message,
+            createdAt: Timestamp(microsecondsSinceEpoch: createdAt), expiresAt: Timestamp(microsecondsSinceEpoch: expiresAt)
         )
     }
 
@@ -49,7 +49,7 @@ enum ActivityStatements {
             ORDER BY a.created_at DESC, a.uuid DESC
             LIMIT $1
             """
-        typealias Row = FeedRow
+        typealias Row = FeedActivity
         let limit: Int64
 
         func makeBindings() throws -> PostgresBindings {
@@ -58,7 +58,7 @@ enum ActivityStatements {
             return bindings
         }
 
-        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+        func decodeRow(_ row: PostgresRow) throws -> Row { try ActivityStatements.feedActivity(row) }
     }
 
     /// The live activities strictly older than a keyset cursor.
@@ -73,7 +73,7 @@ enum ActivityStatements {
             ORDER BY a.created_at DESC, a.uuid DESC
             LIMIT $3
             """
-        typealias Row = FeedRow
+        typealias Row = FeedActivity
         let createdAt: String
         let uuid: String
         let limit: Int64
@@ -86,37 +86,49 @@ enum ActivityStatements {
             return bindings
         }
 
-        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+        func decodeRow(_ row: PostgresRow) throws -> Row { try ActivityStatements.feedActivity(row) }
     }
 
-    /// Inserts an activity for the user with a handle; no row when the handle is unknown.
-    struct CreateByHandle: PostgresPreparedStatement {
-        static let name = "cruddur_create_activity_by_handle"
+    /// The one statement that inserts an activity (the seed data aside): for an author given by handle or Cognito
+    /// sub (``UserStatements/authorCTE``), with or without an `Idempotency-Key` (`$5`). With a key it claims the key
+    /// and inserts in one statement, or does nothing when the author already used the key: a concurrent request
+    /// with the same key waits on the key's unique index until the first commits. No row: the author does not
+    /// exist, or the key was taken.
+    struct CreateActivity: PostgresPreparedStatement {
+        static let name = "cruddur_create_activity"
         static let sql = """
-            WITH author AS (
-              SELECT uuid, display_name, handle FROM public.users WHERE handle = $1
+            WITH \(UserStatements.authorCTE), fresh AS (
+              SELECT gen_random_uuid() AS uuid, now() AS created_at, now() + $4::int8 * interval '1 second' AS expires_at
+            ), claimed AS (
+              INSERT INTO public.idempotency_keys
+                (user_uuid, key, message, ttl_seconds, activity_uuid, activity_created_at, activity_expires_at)
+              SELECT author.uuid, $5, $3, $4, fresh.uuid, fresh.created_at, fresh.expires_at FROM author, fresh
+              WHERE $5::text IS NOT NULL
+              ON CONFLICT (user_uuid, key) DO NOTHING
+              RETURNING activity_uuid
             ), inserted AS (
-              INSERT INTO public.activities (user_uuid, message, expires_at)
-              SELECT author.uuid, $2, now() + $3::int8 * interval '1 second' FROM author
+              INSERT INTO public.activities (uuid, user_uuid, message, created_at, expires_at)
+              SELECT fresh.uuid, author.uuid, $3, fresh.created_at, fresh.expires_at FROM author, fresh
+              WHERE $5::text IS NULL OR EXISTS (SELECT 1 FROM claimed)
               RETURNING uuid, message, created_at, expires_at
             )
             SELECT \(createdColumns)
             FROM inserted, author
             """
-        typealias Row = CreatedRow
-        let handle: String
-        let message: String
-        let ttlSeconds: Int64
+        typealias Row = CreatedActivity
+        let activity: NewActivity
+        let idempotencyKey: String?
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 3)
-            bindings.append(handle)
-            bindings.append(message)
-            bindings.append(ttlSeconds)
+            var bindings = PostgresBindings(capacity: 5)
+            bindings.append(author: activity.author)
+            bindings.append(activity.message)
+            bindings.append(Int64(activity.ttl.seconds))
+            if let idempotencyKey { bindings.append(idempotencyKey) } else { bindings.appendNull() }
             return bindings
         }
 
-        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+        func decodeRow(_ row: PostgresRow) throws -> Row { try ActivityStatements.createdActivity(row) }
     }
 
     /// Deletes up to `limit` expired activities; returns how many it deleted.
@@ -144,24 +156,5 @@ enum ActivityStatements {
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Int64.self) }
-    }
-}
-
-/// The SQL about users.
-enum UserStatements {
-    /// Whether a handle belongs to a user.
-    struct HandleExists: PostgresPreparedStatement {
-        static let name = "cruddur_user_handle_exists"
-        static let sql = "SELECT EXISTS (SELECT 1 FROM public.users WHERE handle = $1)"
-        typealias Row = Bool
-        let handle: String
-
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 1)
-            bindings.append(handle)
-            return bindings
-        }
-
-        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Bool.self) }
     }
 }

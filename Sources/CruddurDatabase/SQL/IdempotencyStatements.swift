@@ -1,87 +1,68 @@
+import CruddurDomain
 import PostgresNIO
 
 /// The SQL behind `Idempotency-Key` on posts. Keys are scoped to their author: the primary key is (author, key).
 enum IdempotencyStatements {
-    /// Claims the key and creates the activity in one statement, or does nothing when the author already used
-    /// the key. A concurrent request with the same key waits on the key's unique index until the first commits.
-    struct ClaimAndCreate: PostgresPreparedStatement {
-        static let name = "cruddur_claim_key_and_create_activity"
-        static let sql = """
-            WITH author AS (
-              SELECT uuid, display_name, handle FROM public.users WHERE handle = $1
-            ), fresh AS (
-              SELECT gen_random_uuid() AS uuid, now() AS created_at, now() + $3::int8 * interval '1 second' AS expires_at
-            ), claimed AS (
-              INSERT INTO public.idempotency_keys
-                (user_uuid, key, message, ttl_seconds, activity_uuid, activity_created_at, activity_expires_at)
-              SELECT author.uuid, $4, $2, $3, fresh.uuid, fresh.created_at, fresh.expires_at FROM author, fresh
-              ON CONFLICT (user_uuid, key) DO NOTHING
-              RETURNING activity_uuid
-            ), inserted AS (
-              INSERT INTO public.activities (uuid, user_uuid, message, created_at, expires_at)
-              SELECT fresh.uuid, author.uuid, $2, fresh.created_at, fresh.expires_at FROM author, fresh, claimed
-              RETURNING uuid, message, created_at, expires_at
-            )
-            SELECT \(ActivityStatements.createdColumns)
-            FROM inserted, author
-            """
-        typealias Row = ActivityStatements.CreatedRow
-        let handle: String
-        let message: String
-        let ttlSeconds: Int64
-        let key: String
-
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 4)
-            bindings.append(handle)
-            bindings.append(message)
-            bindings.append(ttlSeconds)
-            bindings.append(key)
-            return bindings
-        }
-
-        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
-    }
-
-    /// What an author's earlier request with this key asked for and created, and whether the key is past 24 hours.
+    /// What an author's earlier request with this key (`$3`) asked for and created, and whether the key is past
+    /// 24 hours. The key is claimed by ``ActivityStatements/CreateActivity``.
     struct Recorded: PostgresPreparedStatement {
         static let name = "cruddur_recorded_idempotency_key"
         static let sql = """
-            SELECT k.message, k.ttl_seconds, k.activity_uuid::text, u.display_name, u.handle,
+            WITH \(UserStatements.authorCTE)
+            SELECT k.message, k.ttl_seconds, k.activity_uuid::text, author.display_name, author.handle,
                    (extract(epoch FROM k.activity_created_at) * 1000000)::int8,
                    (extract(epoch FROM k.activity_expires_at) * 1000000)::int8,
                    k.created_at < now() - interval '24 hours'
-            FROM public.idempotency_keys k JOIN public.users u ON u.uuid = k.user_uuid
-            WHERE u.handle = $1 AND k.key = $2
+            FROM public.idempotency_keys k JOIN author ON author.uuid = k.user_uuid
+            WHERE k.key = $3
             """
-        typealias Row = (String, Int64, String, String, String, Int64, Int64, Bool)
-        let handle: String
+
+        /// A key's record.
+        struct Row {
+            let message: String
+            let ttlSeconds: Int64
+            /// The activity the first request created.
+            let activity: CreatedActivity
+            /// Older than 24 hours: forgotten, as if never used.
+            let isStale: Bool
+        }
+
+        let author: Author
         let key: String
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 2)
-            bindings.append(handle)
+            var bindings = PostgresBindings(capacity: 3)
+            bindings.append(author: author)
             bindings.append(key)
             return bindings
         }
 
-        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+        func decodeRow(_ row: PostgresRow) throws -> Row {
+            let (message, ttlSeconds, uuid, displayName, handle, createdAt, expiresAt, isStale) =
+                try row.decode((String, Int64, String, String, String, Int64, Int64, Bool).self)
+            let activity = CreatedActivity(
+                uuid: uuid, displayName: displayName, handle: handle, message: message,
+                createdAt: Timestamp(microsecondsSinceEpoch: createdAt), expiresAt: Timestamp(microsecondsSinceEpoch: expiresAt)
+            )
+            return Row(message: message, ttlSeconds: ttlSeconds, activity: activity, isStale: isStale)
+        }
     }
 
-    /// Forgets one author's key once it is past 24 hours (the purge may not have reached it yet).
+    /// Forgets one author's key (`$3`) once it is past 24 hours (the purge may not have reached it yet).
     struct ForgetStale: PostgresPreparedStatement {
         static let name = "cruddur_forget_stale_idempotency_key"
         static let sql = """
-            DELETE FROM public.idempotency_keys k USING public.users u
-            WHERE u.uuid = k.user_uuid AND u.handle = $1 AND k.key = $2 AND k.created_at < now() - interval '24 hours'
+            WITH \(UserStatements.authorCTE)
+            DELETE FROM public.idempotency_keys k USING author
+            WHERE k.user_uuid = author.uuid AND k.key = $3 AND k.created_at < now() - interval '24 hours'
             """
         typealias Row = ()
-        let handle: String
+        let author: Author
         let key: String
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 2)
-            bindings.append(handle)
+            var bindings = PostgresBindings(capacity: 3)
+            bindings.append(author: author)
             bindings.append(key)
             return bindings
         }

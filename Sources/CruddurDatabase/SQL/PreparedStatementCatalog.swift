@@ -13,8 +13,10 @@ public enum PreparedStatementCatalog {
     public static let hotPaths: [Entry] = [
         entry(ActivityStatements.HomeFeedFirstPage.self, parameters: ["limit"]),
         entry(ActivityStatements.HomeFeedAfterCursor.self, parameters: ["created_at (ISO-8601 text)", "uuid (text)", "limit"]),
-        entry(ActivityStatements.CreateByHandle.self, parameters: ["handle", "message", "ttl_seconds"]),
-        entry(IdempotencyStatements.ClaimAndCreate.self, parameters: ["handle", "message", "ttl_seconds", "idempotency_key"]),
+        entry(
+            ActivityStatements.CreateActivity.self,
+            parameters: ["handle (or NULL)", "cognito_user_id (or NULL)", "message", "ttl_seconds", "idempotency_key (or NULL)"]
+        ),
         entry(ActivityStatements.PurgeExpired.self, parameters: ["limit"]),
     ]
 

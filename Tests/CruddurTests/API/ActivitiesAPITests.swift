@@ -150,6 +150,20 @@ struct ActivitiesAPITests {
         }
     }
 
+    @Test("headers are checked before the body: a malformed Idempotency-Key wins over a malformed body")
+    func headersBeforeBody() async throws {
+        let database = try await TestPostgres.shared.makeDatabase(seeded: true)
+        try await withTestApp(database: database) { client in
+            try await client.execute(
+                uri: "/api/activities", method: .post,
+                headers: [.contentType: "application/json", .idempotencyKey: "two words"], body: ByteBuffer(string: "{not json")
+            ) { response in
+                #expect(response.status == .badRequest)
+                #expect(response.text.contains("invalid_idempotency_key"), "\(response.text)")
+            }
+        }
+    }
+
     /// PostgresNIO ends an INSERT at its CommandComplete, before the implicit transaction commits; the server must not
     /// answer 200 until the commit is confirmed (issue 12: `scripts/soak` found 200s for rows that a PostgreSQL
     /// shutdown had kept from committing). A deferred constraint trigger makes the commit itself fail, every time.

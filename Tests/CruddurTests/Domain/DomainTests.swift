@@ -31,7 +31,15 @@ struct DomainTests {
         #expect(try NewActivity.validate(ActivityDraft(userHandle: "a", message: exactly280, ttl: "1-hour")).get().message == exactly280)
         let over = exactly280 + "x"
         #expect(NewActivity.validate(ActivityDraft(userHandle: "a", message: over, ttl: "1-hour"))
-            == .failure(ValidationFailure(errors: [.messageExceedMaxChars])))
+            == .failure(ValidationFailure(errors: [.messageExceedMaxChars], author: .handle("a"))))
+    }
+
+    @Test("with a Cognito subject the author is that user and the body's user_handle is not required")
+    func cognitoAuthor() throws {
+        let valid = try NewActivity.validate(ActivityDraft(userHandle: nil, message: "hi", ttl: "1-day"), cognitoSub: "sub-1").get()
+        #expect(valid.author == .cognitoSub("sub-1"))
+        #expect(NewActivity.validate(ActivityDraft(userHandle: "ignored", message: "", ttl: "1-day"), cognitoSub: "sub-1")
+            == .failure(ValidationFailure(errors: [.messageBlank], author: .cognitoSub("sub-1"))))
     }
 
     @Test("ISO-8601 with microseconds, across dates before and after the epoch")
