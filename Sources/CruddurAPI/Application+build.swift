@@ -99,10 +99,10 @@ func buildRouter(
         allowOrigin: .custom(configuration.frontendURL),
         allowHeaders: [.contentType, .authorization, .idempotencyKey],
         allowMethods: [.get, .post, .options],
-        exposedHeaders: ["Link", "WWW-Authenticate"],
+        exposedHeaders: ExposeHeadersMiddleware<AppRequestContext>.exposedHeaders,
         maxAge: .seconds(600)
     ))
-    router.add(middleware: ExposeHeadersMiddleware(exposed: "Link, WWW-Authenticate"))
+    router.add(middleware: ExposeHeadersMiddleware())
     // Innermost, so errors take the API's JSON shape before CORS adds its headers to them.
     router.add(middleware: JSONErrorMiddleware())
     let api = router.group("api")

@@ -19,7 +19,7 @@ public struct CognitoUser: Sendable, Equatable {
 
     /// Checks each attribute in turn; the first problem found is thrown.
     public init(sub: String, email: String, name: String, preferredUsername: String) throws(CognitoUserAttributeError) {
-        guard Self.isUUID(sub) else { throw CognitoUserAttributeError(attribute: "sub", problem: .invalid("is not a UUID")) }
+        guard UUIDText.isCanonical(sub) else { throw CognitoUserAttributeError(attribute: "sub", problem: .invalid("is not a UUID")) }
         let email = try Self.check(email, attribute: "email", maximumLength: Self.maximumEmailLength)
         guard Self.looksLikeEmail(email) else {
             throw CognitoUserAttributeError(attribute: "email", problem: .invalid("is not an e-mail address"))
@@ -47,13 +47,6 @@ public struct CognitoUser: Sendable, Equatable {
             throw CognitoUserAttributeError(attribute: attribute, problem: .invalid("contains control characters"))
         }
         return trimmed
-    }
-
-    /// `8-4-4-4-12` hexadecimal digits, as Cognito's `sub` always is.
-    static func isUUID(_ text: String) -> Bool {
-        let groups = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard groups.map(\.utf8.count) == [8, 4, 4, 4, 12] else { return false }
-        return groups.allSatisfy { $0.utf8.allSatisfy { (48...57).contains($0) || (65...70).contains($0) || (97...102).contains($0) } }
     }
 
     /// One `@` with text on both sides, and no white space.

@@ -17,27 +17,11 @@ public struct FeedCursor: Sendable, Equatable {
     public init?(token: String) {
         let parts = token.split(separator: "_", omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0].count <= 20, let micros = Int64(parts[0]), micros >= 0,
-              FeedCursor.isUUID(parts[1])
+              UUIDText.isCanonical(parts[1])
         else { return nil }
         self.init(createdAt: Timestamp(microsecondsSinceEpoch: micros), uuid: parts[1].lowercased())
     }
 
-    /// Canonical 8-4-4-4-12 hexadecimal form.
-    static func isUUID(_ text: Substring) -> Bool {
-        let utf8 = Array(text.utf8)
-        guard utf8.count == 36 else { return false }
-        for (index, byte) in utf8.enumerated() {
-            if [8, 13, 18, 23].contains(index) {
-                guard byte == UInt8(ascii: "-") else { return false }
-            } else {
-                let isHex = (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                    || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
-                    || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte)
-                guard isHex else { return false }
-            }
-        }
-        return true
-    }
 }
 
 /// What a client asked of the feed: how many, and from where.

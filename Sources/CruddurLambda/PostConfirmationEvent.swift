@@ -24,7 +24,7 @@ enum PostConfirmationEvent: Equatable, Sendable {
         let triggerSource = try string(event, "triggerSource", path: "triggerSource")
         guard confirmationSources.contains(triggerSource) else { return .ignored(triggerSource: triggerSource) }
         let userPoolID = try string(event, "userPoolId", path: "userPoolId")
-        guard isUserPoolID(userPoolID) else { throw .invalidField(path: "userPoolId", reason: "is not a user pool id like us-east-1_AbC123") }
+        guard CognitoUserPoolID(userPoolID) != nil else { throw .invalidField(path: "userPoolId", reason: "is not a user pool id like us-east-1_AbC123") }
         let request = try object(event, "request", path: "request")
         let attributes = try object(request, "userAttributes", path: "request.userAttributes")
         let path = "request.userAttributes."
@@ -54,14 +54,6 @@ enum PostConfirmationEvent: Equatable, Sendable {
         case .object(let value)?: return value
         case let other?: throw .wrongType(path: path, expected: "an object", found: other.typeName)
         }
-    }
-
-    /// `<region>_<id>`: letters, digits and dashes, an underscore, then letters and digits (at most 55 characters).
-    static func isUserPoolID(_ text: String) -> Bool {
-        let parts = text.split(separator: "_", omittingEmptySubsequences: false)
-        guard text.utf8.count <= 55, parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return false }
-        func isAlphanumeric(_ byte: UInt8) -> Bool { (48...57).contains(byte) || (65...90).contains(byte) || (97...122).contains(byte) }
-        return parts[0].utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") } && parts[1].utf8.allSatisfy(isAlphanumeric)
     }
 }
 

@@ -12,7 +12,6 @@ public struct RuntimeAPIClient: Sendable {
     public struct Invocation: Sendable {
         public let requestID: String
         public let deadline: Date?
-        public let functionARN: String?
         public let body: [UInt8]
     }
 
@@ -55,10 +54,7 @@ public struct RuntimeAPIClient: Sendable {
         let deadline = response.headers.first(name: "Lambda-Runtime-Deadline-Ms")
             .flatMap(Int64.init)
             .map { Date(timeIntervalSince1970: Double($0) / 1000) }
-        return Invocation(
-            requestID: requestID, deadline: deadline,
-            functionARN: response.headers.first(name: "Lambda-Runtime-Invoked-Function-Arn"), body: response.body
-        )
+        return Invocation(requestID: requestID, deadline: deadline, body: response.body)
     }
 
     /// Sends an invocation's result.

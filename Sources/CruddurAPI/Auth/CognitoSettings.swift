@@ -1,3 +1,4 @@
+import CruddurDomain
 /// How writes are authenticated: with an Amazon Cognito user pool's tokens, or (local development) not at all.
 public struct CognitoSettings: Sendable, Equatable {
     /// The pool's region, e.g. `us-east-1`.
@@ -42,20 +43,9 @@ public struct CognitoSettings: Sendable, Equatable {
         "https://cognito-idp.\(region).amazonaws.com/\(userPoolID)/.well-known/jwks.json"
     }
 
-    /// The region a pool id names (`us-east-1_AbC` → `us-east-1`), if the id has the pool id shape.
-    public static func region(ofUserPoolID id: String) -> String? {
-        let parts = id.split(separator: "_", omittingEmptySubsequences: false)
-        guard parts.count == 2, isRegion(parts[0]), !parts[1].isEmpty, parts[1].count <= 64,
-              parts[1].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
-        else { return nil }
-        return String(parts[0])
-    }
-
     /// An AWS region name such as `eu-west-2` or `us-gov-west-1`.
     public static func isRegion(_ text: some StringProtocol) -> Bool {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count >= 3, text.count <= 32, let last = parts.last, last.allSatisfy(\.isASCII), Int(last) != nil else { return false }
-        return parts.dropLast().allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isLowercase } }
+        CognitoUserPoolID.isRegion(text)
     }
 
     /// An app client id: ASCII letters and digits (Cognito's are 26 characters).

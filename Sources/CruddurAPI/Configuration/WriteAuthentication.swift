@@ -1,4 +1,5 @@
 import CruddurDatabase
+import CruddurDomain
 import Foundation
 import Logging
 
@@ -17,7 +18,7 @@ public enum WriteAuthentication {
         guard let pool else {
             throw ConfigurationError("AWS_COGNITO_USER_POOL_CLIENT_ID is set but AWS_COGNITO_USER_POOL_ID is not; set both, or neither for local development")
         }
-        guard let poolRegion = CognitoSettings.region(ofUserPoolID: pool) else {
+        guard let poolRegion = CognitoUserPoolID(pool)?.region else {
             throw ConfigurationError("AWS_COGNITO_USER_POOL_ID '\(printable(pool))' is not a user pool id like us-east-1_AbCdEf123")
         }
         guard let client else {

@@ -4,7 +4,6 @@ enum JSONWriter {
         case string(String)
         case optionalString(String?)
         case integer(Int64)
-        case raw(String)
     }
 
     static func object(_ fields: [(String, Value)]) -> String {
@@ -40,7 +39,6 @@ enum JSONWriter {
         case .optionalString(let text?): appendString(text, to: &output)
         case .optionalString(nil): output.append("null")
         case .integer(let number): output.append(String(number))
-        case .raw(let json): output.append(json)
         }
     }
 

@@ -7,7 +7,10 @@ import Hummingbird
 /// on the real response a browser page cannot read the feed's `Link` header, nor a `401`'s `WWW-Authenticate`
 /// (error responses get it too).
 struct ExposeHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
-    let exposed: String
+    /// The response headers a cross-origin page may read; `CORSMiddleware` is given the same list for preflights.
+    static var exposedHeaders: [String] { ["Link", "WWW-Authenticate"] }
+
+    let exposed = Self.exposedHeaders.joined(separator: ", ")
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response: Response

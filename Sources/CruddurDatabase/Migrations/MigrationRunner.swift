@@ -94,6 +94,15 @@ public struct MigrationRunner: Sendable {
         return reverted
     }
 
+    /// Reverts every applied migration with its `down` steps, newest first, then drops `schema_migrations`: the
+    /// database holds none of Cruddur's schema afterwards (`db schema-load --force`).
+    @discardableResult
+    public func revertAll(on connection: PostgresConnection) async throws -> [Migration] {
+        let reverted = try await rollback(steps: Int.max, on: connection)
+        try await connection.query("DROP TABLE IF EXISTS public.schema_migrations", logger: logger).drain()
+        return reverted
+    }
+
     private func appliedVersions(on connection: PostgresConnection) async throws -> Set<Int> {
         let exists = try await connection.query(
             "SELECT to_regclass('public.schema_migrations') IS NOT NULL", logger: logger

@@ -89,21 +89,6 @@ public struct DatabaseAdministration: Sendable {
         return tables
     }
 
-    /// Drops Cruddur's tables (and `schema_migrations`) so the schema can be loaded afresh.
-    public func dropApplicationTables(on connection: PostgresConnection) async throws {
-        try await connection.withTransaction(logger: logger) { connection in
-            for statement in [
-                "DROP TABLE IF EXISTS public.idempotency_keys CASCADE",
-                "DROP TABLE IF EXISTS public.activities CASCADE",
-                "DROP TABLE IF EXISTS public.users CASCADE",
-                "DROP TABLE IF EXISTS public.schema_migrations CASCADE",
-                "DROP FUNCTION IF EXISTS public.cruddur_notify_feed_change()",
-            ] {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).drain()
-            }
-        }
-    }
-
     /// Everyone connected to the server, from `pg_stat_activity`.
     public func sessions(on connection: PostgresConnection) async throws -> [Session] {
         var sessions: [Session] = []

@@ -28,7 +28,7 @@ struct DBSchemaLoad: AsyncParsableCommand {
                     guard force else {
                         throw CommandFailure("database \(database) already has tables (\(tables.joined(separator: ", "))); use `db migrate`, or --force to drop and reload")
                     }
-                    try await administration.dropApplicationTables(on: connection)
+                    try await MigrationRunner(logger: logger).revertAll(on: connection)
                 }
                 return try await MigrationRunner(logger: logger).migrate(on: connection)
             }
