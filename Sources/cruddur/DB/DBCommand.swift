@@ -12,7 +12,7 @@ struct DBCommand: AsyncParsableCommand {
             """,
         subcommands: [
             DBCreate.self, DBDrop.self, DBSchemaLoad.self, DBMigrate.self, DBRollback.self, DBStatus.self,
-            DBSeed.self, DBSetup.self, DBReset.self, DBConnect.self, DBSessions.self, DBWait.self, DBStatements.self,
+            DBSeed.self, DBSetup.self, DBReset.self, DBConnect.self, DBSessions.self, DBWait.self, DBStatements.self, DBWhere.self, DBFeedCursor.self,
         ]
     )
 }

@@ -174,6 +174,29 @@ struct DBCommandTests {
         #expect(try await db(["status", "--exit-code"], environment: environment).status == 0)
     }
 
+    @Test("where and feed-cursor: the target's location for scripts, and the API's cursor after N live activities")
+    func whereAndFeedCursor() async throws {
+        let database = try await TestPostgres.shared.makeDatabase(seeded: true)
+        let environment = ["CONNECTION_URL": try socketURL(database)]
+        let location = try await db(["where", "--json"], environment: environment)
+        #expect(location.status == 0, "\(location.output)")
+        let fields = try #require(try JSONSerialization.jsonObject(with: Data(location.output.utf8)) as? [String: Any])
+        #expect(fields["kind"] as? String == "url" && fields["database"] as? String == database.database)
+
+        let cursor = try await db(["feed-cursor", "--offset", "1", "--json"], environment: environment)
+        #expect(cursor.status == 0, "\(cursor.output)")
+        let token = try #require(try JSONSerialization.jsonObject(with: Data(cursor.output.utf8)) as? [String: String])["token"]
+        try await withTestApp(database: database) { client in
+            // The seed has one live activity: the page after the first is empty, and the first page's own cursor is the same.
+            try await client.execute(uri: "/api/activities/home?limit=1", method: .get) { response in
+                #expect(response.headers[.link]?.contains("cursor=\(token ?? "?")") == true, "\(response.headers)")
+            }
+        }
+        let beyond = try await db(["feed-cursor", "--offset", "50"], environment: environment)
+        #expect(beyond.status == 1 && lines(beyond.output).count == 1, "\(beyond.output)")
+        #expect(try await db(["feed-cursor", "--offset", "0"], environment: environment).status == 64)
+    }
+
     @Test("bad targets: --prod without PROD_CONNECTION_URL, a password in --url, a malformed URL, an unreachable server")
     func badTargets() async throws {
         let noProd = try await db(["status", "--prod"])
