@@ -112,6 +112,8 @@ public final class Subprocess: @unchecked Sendable {
 private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
     var pointers = strings.map { strdup($0) }
     pointers.append(nil)
-    defer { pointers.forEach { free($0) } }
+    defer {
+        for pointer in pointers { free(pointer) }
+    }
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }

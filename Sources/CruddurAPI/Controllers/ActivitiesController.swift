@@ -153,18 +153,23 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
         } catch {
             throw APIError(.badRequest, code: "invalid_json", message: "The request body is not valid JSON.")
         }
-        for value in [decoded.user_handle, decoded.message, decoded.ttl] {
+        for value in [decoded.userHandle, decoded.message, decoded.ttl] {
             if let value, !value.isStorableInPostgresText {
                 throw APIError(.badRequest, code: "invalid_text", message: "Text fields must not contain NUL characters.")
             }
         }
-        return ActivityDraft(userHandle: decoded.user_handle, message: decoded.message, ttl: decoded.ttl)
+        return ActivityDraft(userHandle: decoded.userHandle, message: decoded.message, ttl: decoded.ttl)
     }
 }
 
 /// The wire form of a post.
 private struct CreateActivityBody: Decodable {
-    let user_handle: String?
+    let userHandle: String?
     let message: String?
     let ttl: String?
+
+    enum CodingKeys: String, CodingKey {
+        case userHandle = "user_handle"
+        case message, ttl
+    }
 }
