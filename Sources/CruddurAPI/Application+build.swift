@@ -75,10 +75,11 @@ public func buildApplication(
     )
     return Application(
         router: router,
-        server: .http1(configuration: .init(
-            idleTimeout: .nanoseconds(Int64(configuration.idleTimeout / .nanoseconds(1))),
-            httpDecoderConfiguration: .init(maxHeaderFieldSize: 8 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100)
-        )),
+        server: .http1(
+            configuration: .init(
+                idleTimeout: .nanoseconds(Int64(configuration.idleTimeout / .nanoseconds(1))),
+                httpDecoderConfiguration: .init(maxHeaderFieldSize: 8 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100)
+            )),
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port),
             serverName: "cruddur",
@@ -95,13 +96,14 @@ func buildRouter(
     web: WebAssets, feedCache: FeedCache? = nil
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
-    router.add(middleware: CORSMiddleware(
-        allowOrigin: .custom(configuration.frontendURL),
-        allowHeaders: [.contentType, .authorization, .idempotencyKey],
-        allowMethods: [.get, .post, .options],
-        exposedHeaders: ExposeHeadersMiddleware<AppRequestContext>.exposedHeaders,
-        maxAge: .seconds(600)
-    ))
+    router.add(
+        middleware: CORSMiddleware(
+            allowOrigin: .custom(configuration.frontendURL),
+            allowHeaders: [.contentType, .authorization, .idempotencyKey],
+            allowMethods: [.get, .post, .options],
+            exposedHeaders: ExposeHeadersMiddleware<AppRequestContext>.exposedHeaders,
+            maxAge: .seconds(600)
+        ))
     router.add(middleware: ExposeHeadersMiddleware())
     // Innermost, so errors take the API's JSON shape before CORS adds its headers to them.
     router.add(middleware: JSONErrorMiddleware())

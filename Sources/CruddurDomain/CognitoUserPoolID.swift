@@ -9,7 +9,7 @@ public struct CognitoUserPoolID: Sendable, Equatable, CustomStringConvertible {
     public init?(_ text: String) {
         let parts = text.split(separator: "_", omittingEmptySubsequences: false)
         guard text.utf8.count <= 55, parts.count == 2, Self.isRegion(parts[0]), !parts[1].isEmpty,
-              parts[1].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
+            parts[1].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
         else { return nil }
         self.description = text
         self.region = String(parts[0])

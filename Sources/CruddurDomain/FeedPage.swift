@@ -17,7 +17,7 @@ public struct FeedCursor: Sendable, Equatable {
     public init?(token: String) {
         let parts = token.split(separator: "_", omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0].count <= 20, let micros = Int64(parts[0]), micros >= 0,
-              UUIDText.isCanonical(parts[1])
+            UUIDText.isCanonical(parts[1])
         else { return nil }
         self.init(createdAt: Timestamp(microsecondsSinceEpoch: micros), uuid: parts[1].lowercased())
     }
@@ -51,7 +51,7 @@ public struct FeedRequest: Sendable, Equatable {
         if let rawLimit {
             let digits = rawLimit.utf8
             guard !digits.isEmpty, digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
-                  digits.contains(where: { $0 != UInt8(ascii: "0") })
+                digits.contains(where: { $0 != UInt8(ascii: "0") })
             else { return .failure(.invalidLimit(rawLimit)) }
             // Digits only and not zero: anything too long for an Int is simply above the cap.
             limit = min(Int(rawLimit) ?? maximumLimit, maximumLimit)

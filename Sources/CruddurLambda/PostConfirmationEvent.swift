@@ -24,7 +24,9 @@ enum PostConfirmationEvent: Equatable, Sendable {
         let triggerSource = try string(event, "triggerSource", path: "triggerSource")
         guard confirmationSources.contains(triggerSource) else { return .ignored(triggerSource: triggerSource) }
         let userPoolID = try string(event, "userPoolId", path: "userPoolId")
-        guard CognitoUserPoolID(userPoolID) != nil else { throw .invalidField(path: "userPoolId", reason: "is not a user pool id like us-east-1_AbC123") }
+        guard CognitoUserPoolID(userPoolID) != nil else {
+            throw .invalidField(path: "userPoolId", reason: "is not a user pool id like us-east-1_AbC123")
+        }
         let request = try object(event, "request", path: "request")
         let attributes = try object(request, "userAttributes", path: "request.userAttributes")
         let path = "request.userAttributes."

@@ -102,7 +102,9 @@ public struct RuntimeAPIClient: Sendable {
     }
 
     /// One request and its response on a new connection.
-    private func exchange(_ method: HTTPMethod, _ path: String, body: [UInt8]?, headers extra: [(String, String)] = []) async throws(RuntimeAPIError) -> Response {
+    private func exchange(
+        _ method: HTTPMethod, _ path: String, body: [UInt8]?, headers extra: [(String, String)] = []
+    ) async throws(RuntimeAPIError) -> Response {
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
         head.headers.add(name: "Host", value: port == 80 ? host : "\(host):\(port)")
         head.headers.add(name: "User-Agent", value: "cruddur-post-confirmation")

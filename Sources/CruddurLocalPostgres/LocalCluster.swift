@@ -1,6 +1,6 @@
+import CruddurDatabase
 import Foundation
 import Logging
-import CruddurDatabase
 
 #if canImport(Glibc)
 import Glibc
@@ -99,7 +99,8 @@ public struct LocalCluster: Sendable {
             layout: layout(stateDirectory: stateDirectory, tag: tag),
             binaries: binaries,
             options: {
-                var options = Options(isEphemeral: true, isDurable: false, maxConnections: 300, superuserPassword: superuserPassword, tcpPort: tcpPort)
+                var options = Options(
+                    isEphemeral: true, isDurable: false, maxConnections: 300, superuserPassword: superuserPassword, tcpPort: tcpPort)
                 options.extraSettings = extraSettings
                 return options
             }()

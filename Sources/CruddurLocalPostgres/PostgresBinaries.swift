@@ -17,7 +17,8 @@ public struct PostgresBinaries: Sendable, Equatable {
         if let explicit = environment["PG_BINDIR"] { candidates.append(explicit) }
         let path = (environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map(String.init)
         if let pgConfig = path.map({ $0 + "/pg_config" }).first(where: FileManager.default.isExecutableFile(atPath:)),
-           let bindir = try? CommandRunner.output(of: pgConfig, ["--bindir"]) {
+            let bindir = try? CommandRunner.output(of: pgConfig, ["--bindir"])
+        {
             candidates.append(bindir.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         candidates += path
@@ -30,7 +31,8 @@ public struct PostgresBinaries: Sendable, Equatable {
         for candidate in candidates {
             let binaries = PostgresBinaries(directory: candidate)
             if FileManager.default.isExecutableFile(atPath: binaries.initdb),
-               FileManager.default.isExecutableFile(atPath: binaries.pgCtl) {
+                FileManager.default.isExecutableFile(atPath: binaries.pgCtl)
+            {
                 return binaries
             }
         }

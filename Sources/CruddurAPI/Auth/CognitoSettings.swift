@@ -1,4 +1,5 @@
 import CruddurDomain
+
 /// How writes are authenticated: with an Amazon Cognito user pool's tokens, or (local development) not at all.
 public struct CognitoSettings: Sendable, Equatable {
     /// The pool's region, e.g. `us-east-1`.

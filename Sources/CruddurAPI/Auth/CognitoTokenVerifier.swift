@@ -92,7 +92,7 @@ public struct CognitoTokenVerifier: Sendable {
     /// An algorithm name fit for an error message: letters and digits only.
     static func printable(_ algorithm: String?) -> String {
         guard let algorithm, (1...16).contains(algorithm.count),
-              algorithm.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
+            algorithm.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
         else { return "an unsupported algorithm" }
         return algorithm
     }

@@ -169,7 +169,7 @@ struct KeySet: Sendable {
         var keyIDs: Set<String> = []
         for key in parsed.keys {
             guard key.kty == "RSA", key.alg == nil || key.alg == "RS256", key.use == nil || key.use == "sig",
-                  let kid = key.kid, !kid.isEmpty, let modulus = key.n, let exponent = key.e
+                let kid = key.kid, !kid.isEmpty, let modulus = key.n, let exponent = key.e
             else { continue }
             do {
                 try await collection.add(jwk: .rsa(.rs256, identifier: JWKIdentifier(string: kid), modulus: modulus, exponent: exponent))

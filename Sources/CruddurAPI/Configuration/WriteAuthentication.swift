@@ -16,7 +16,8 @@ public enum WriteAuthentication {
         let client = value("AWS_COGNITO_USER_POOL_CLIENT_ID")
         guard pool != nil || client != nil else { return nil }
         guard let pool else {
-            throw ConfigurationError("AWS_COGNITO_USER_POOL_CLIENT_ID is set but AWS_COGNITO_USER_POOL_ID is not; set both, or neither for local development")
+            throw ConfigurationError(
+                "AWS_COGNITO_USER_POOL_CLIENT_ID is set but AWS_COGNITO_USER_POOL_ID is not; set both, or neither for local development")
         }
         guard let poolRegion = CognitoUserPoolID(pool)?.region else {
             throw ConfigurationError("AWS_COGNITO_USER_POOL_ID '\(printable(pool))' is not a user pool id like us-east-1_AbCdEf123")
@@ -33,7 +34,8 @@ public enum WriteAuthentication {
             throw ConfigurationError("\(regionVariable) '\(printable(region))' is not an AWS region like us-east-1")
         }
         guard region == poolRegion else {
-            throw ConfigurationError("AWS_COGNITO_USER_POOL_ID is a pool in \(poolRegion) but \(regionVariable) is \(region); tokens would never match")
+            throw ConfigurationError(
+                "AWS_COGNITO_USER_POOL_ID is a pool in \(poolRegion) but \(regionVariable) is \(region); tokens would never match")
         }
         var jwksURL: String?
         if let override = value("COGNITO_JWKS_URL") {
@@ -58,13 +60,18 @@ public enum WriteAuthentication {
     /// tokens writes need.
     public static func logMode(_ configuration: APIConfiguration, logger: Logger) {
         if let cognito = configuration.cognito {
-            logger.info("Writes need a Cognito token", metadata: [
-                "user_pool": "\(cognito.userPoolID)", "client_id": "\(cognito.clientID)", "jwks_url": "\(cognito.jwksURL)",
-            ])
+            logger.info(
+                "Writes need a Cognito token",
+                metadata: [
+                    "user_pool": "\(cognito.userPoolID)", "client_id": "\(cognito.clientID)", "jwks_url": "\(cognito.jwksURL)",
+                ])
         } else {
-            logger.warning("Writes are unauthenticated: local development mode trusts the user_handle in each post", metadata: [
-                "host": "\(configuration.host)", "hint": "set AWS_COGNITO_USER_POOL_ID and AWS_COGNITO_USER_POOL_CLIENT_ID to require Cognito tokens",
-            ])
+            logger.warning(
+                "Writes are unauthenticated: local development mode trusts the user_handle in each post",
+                metadata: [
+                    "host": "\(configuration.host)",
+                    "hint": "set AWS_COGNITO_USER_POOL_ID and AWS_COGNITO_USER_POOL_CLIENT_ID to require Cognito tokens",
+                ])
         }
     }
 

@@ -7,18 +7,19 @@ enum ActivityJSON {
         output.reserveCapacity(activities.count * 400)
         for (index, activity) in activities.enumerated() {
             if index > 0 { output.append(",") }
-            JSONWriter.appendObject([
-                ("uuid", .string(activity.uuid)),
-                ("display_name", .string(activity.displayName)),
-                ("handle", .string(activity.handle)),
-                ("message", .string(activity.message)),
-                ("replies_count", .integer(Int64(activity.repliesCount))),
-                ("reposts_count", .integer(Int64(activity.repostsCount))),
-                ("likes_count", .integer(Int64(activity.likesCount))),
-                ("reply_to_activity_uuid", .optionalString(activity.replyToActivityUUID)),
-                ("expires_at", .string(activity.expiresAt.iso8601)),
-                ("created_at", .string(activity.createdAt.iso8601)),
-            ], to: &output)
+            JSONWriter.appendObject(
+                [
+                    ("uuid", .string(activity.uuid)),
+                    ("display_name", .string(activity.displayName)),
+                    ("handle", .string(activity.handle)),
+                    ("message", .string(activity.message)),
+                    ("replies_count", .integer(Int64(activity.repliesCount))),
+                    ("reposts_count", .integer(Int64(activity.repostsCount))),
+                    ("likes_count", .integer(Int64(activity.likesCount))),
+                    ("reply_to_activity_uuid", .optionalString(activity.replyToActivityUUID)),
+                    ("expires_at", .string(activity.expiresAt.iso8601)),
+                    ("created_at", .string(activity.createdAt.iso8601)),
+                ], to: &output)
         }
         output.append("]")
         return output

@@ -28,7 +28,7 @@ struct ExpiryPurger: Service {
                 total += deleted
                 if deleted < batchSize { break }
             }
-        } catch where !Task.isCancelled {
+        } catch  where !Task.isCancelled {
             logger.warning("Purging expired activities failed", metadata: ["error": "\(error)"])
         } catch {
             return
@@ -45,7 +45,7 @@ struct ExpiryPurger: Service {
             while !Task.isCancelled {
                 if try await activities.purgeStaleIdempotencyKeys(batchSize: batchSize) < batchSize { break }
             }
-        } catch where !Task.isCancelled {
+        } catch  where !Task.isCancelled {
             logger.warning("Purging idempotency keys failed", metadata: ["error": "\(error)"])
         } catch {
             return

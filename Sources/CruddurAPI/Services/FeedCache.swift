@@ -35,7 +35,8 @@ public final class FeedCache: Service, Sendable {
     func page(limit: Int, now: Timestamp) -> (body: String, link: String?)? {
         state.withLockedValue { state in
             guard state.listening, let entry = state.pages[limit], entry.generation == state.generation,
-                  now.microsecondsSinceEpoch < entry.validUntil.microsecondsSinceEpoch else { return nil }
+                now.microsecondsSinceEpoch < entry.validUntil.microsecondsSinceEpoch
+            else { return nil }
             return (entry.body, entry.link)
         }
     }

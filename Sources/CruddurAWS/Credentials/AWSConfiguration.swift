@@ -73,7 +73,8 @@ public struct AWSConfiguration: Sendable {
         } else if let fromProfile = try config().configSection(profileName)?["region"], !fromProfile.isEmpty {
             region = fromProfile
         } else {
-            throw AWSError.configuration("no AWS region: give --region, or set AWS_REGION or AWS_DEFAULT_REGION, or region in the profile '\(profileName)' of \(configPath)")
+            throw AWSError.configuration(
+                "no AWS region: give --region, or set AWS_REGION or AWS_DEFAULT_REGION, or region in the profile '\(profileName)' of \(configPath)")
         }
         guard isValidRegion(region) else {
             throw AWSError.configuration("'\(region)' is not an AWS region name (like us-east-1)")
@@ -82,7 +83,8 @@ public struct AWSConfiguration: Sendable {
         var endpoint: URL?
         if let text = explicitEndpoint ?? variable("AWS_ENDPOINT_URL") {
             guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-                  let host = url.host, !host.isEmpty, url.user == nil, url.password == nil else {
+                let host = url.host, !host.isEmpty, url.user == nil, url.password == nil
+            else {
                 throw AWSError.configuration("the endpoint URL '\(text)' must be an http(s) URL with a host and no credentials")
             }
             endpoint = url
@@ -90,7 +92,9 @@ public struct AWSConfiguration: Sendable {
         return AWSConfiguration(credentials: credentials, region: region, endpointOverride: endpoint)
     }
 
-    private static func profileCredentials(_ name: String, credentials: ProfileFile, config: ProfileFile, explicitlyNamed: Bool) throws -> AWSCredentials {
+    private static func profileCredentials(
+        _ name: String, credentials: ProfileFile, config: ProfileFile, explicitlyNamed: Bool
+    ) throws -> AWSCredentials {
         let candidates: [(settings: [String: String]?, path: String)] = [
             (credentials.credentialsSection(name), credentials.path),
             (config.configSection(name), config.path),
@@ -98,13 +102,18 @@ public struct AWSConfiguration: Sendable {
         for (settings, path) in candidates {
             guard let settings else { continue }
             if let accessKey = settings["aws_access_key_id"], let secretKey = settings["aws_secret_access_key"],
-               !accessKey.isEmpty, !secretKey.isEmpty {
+                !accessKey.isEmpty, !secretKey.isEmpty
+            {
                 let token = settings["aws_session_token"].flatMap { $0.isEmpty ? nil : $0 }
                 return AWSCredentials(accessKeyId: accessKey, secretAccessKey: secretKey, sessionToken: token, source: "profile \(name) in \(path)")
             }
         }
         for (settings, path) in candidates {
-            if let settings, let kind = ["role_arn", "sso_session", "sso_start_url", "credential_process", "web_identity_token_file"].first(where: { settings[$0] != nil }) {
+            if let settings,
+                let kind = ["role_arn", "sso_session", "sso_start_url", "credential_process", "web_identity_token_file"].first(where: {
+                    settings[$0] != nil
+                })
+            {
                 throw AWSError.configuration(
                     "the profile '\(name)' in \(path) uses \(kind), which cruddur does not support; export keys instead (e.g. eval \"$(aws configure export-credentials --profile \(name) --format env)\")"
                 )

@@ -34,7 +34,8 @@ struct ProfileFile {
             }
             // Nested sub-settings (indented lines, e.g. under `s3 =`) are not ours: only top-level keys count.
             guard let section = current, !rawLine.hasPrefix(" "), !rawLine.hasPrefix("\t"),
-                  let equals = line.firstIndex(of: "=") else { continue }
+                let equals = line.firstIndex(of: "=")
+            else { continue }
             let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
             let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
             sections[section, default: [:]][key] = value

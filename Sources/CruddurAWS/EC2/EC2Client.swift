@@ -42,10 +42,11 @@ public struct EC2Client: Sendable {
         )
         let rules = document.first("securityGroupRuleSet")?.children(named: "item").map(SecurityGroupRule.init) ?? []
         guard let rule = rules.first(where: { $0.ruleId == ruleId }) else {
-            throw AWSError.service(.init(
-                service: "ec2", action: "DescribeSecurityGroupRules", code: "InvalidSecurityGroupRuleId.NotFound",
-                message: "The security group rule ID '\(ruleId)' does not exist", requestId: nil, httpStatus: 400
-            ))
+            throw AWSError.service(
+                .init(
+                    service: "ec2", action: "DescribeSecurityGroupRules", code: "InvalidSecurityGroupRuleId.NotFound",
+                    message: "The security group rule ID '\(ruleId)' does not exist", requestId: nil, httpStatus: 400
+                ))
         }
         return rule
     }
@@ -53,17 +54,20 @@ public struct EC2Client: Sendable {
     /// Rewrites an ingress rule to allow TCP `port` from `range`, with a description.
     public func allowTCP(groupId: String, ruleId: String, port: Int, from range: IPRange, description: String) async throws {
         let prefix = "SecurityGroupRule.1.SecurityGroupRule."
-        let document = try await client.query(service: "ec2", version: Self.apiVersion, action: "ModifySecurityGroupRules", parameters: [
-            ("GroupId", groupId),
-            ("SecurityGroupRule.1.SecurityGroupRuleId", ruleId),
-            (prefix + "IpProtocol", "tcp"),
-            (prefix + "FromPort", String(port)),
-            (prefix + "ToPort", String(port)),
-            (prefix + (range.family == .v4 ? "CidrIpv4" : "CidrIpv6"), range.description),
-            (prefix + "Description", description),
-        ])
+        let document = try await client.query(
+            service: "ec2", version: Self.apiVersion, action: "ModifySecurityGroupRules",
+            parameters: [
+                ("GroupId", groupId),
+                ("SecurityGroupRule.1.SecurityGroupRuleId", ruleId),
+                (prefix + "IpProtocol", "tcp"),
+                (prefix + "FromPort", String(port)),
+                (prefix + "ToPort", String(port)),
+                (prefix + (range.family == .v4 ? "CidrIpv4" : "CidrIpv6"), range.description),
+                (prefix + "Description", description),
+            ])
         guard document.first("return")?.text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() == "true" else {
-            throw AWSError.unexpectedResponse(service: "ec2", action: "ModifySecurityGroupRules", reason: "the rule was not changed (return is not true)")
+            throw AWSError.unexpectedResponse(
+                service: "ec2", action: "ModifySecurityGroupRules", reason: "the rule was not changed (return is not true)")
         }
     }
 

@@ -33,14 +33,18 @@ public struct AWSClient: Sendable {
 
     /// Calls a Query-protocol action and returns the parsed XML response document.
     /// - Parameter readOnly: the action changes nothing (`Describe…`), so transient failures are retried with backoff.
-    public func query(service: String, version: String, action: String, parameters: [(String, String)], readOnly: Bool = false) async throws -> XMLTree {
+    public func query(
+        service: String, version: String, action: String, parameters: [(String, String)], readOnly: Bool = false
+    ) async throws -> XMLTree {
         try await retrying(readOnly, service: service, action: action) {
             try await queryOnce(service: service, version: version, action: action, parameters: parameters)
         }
     }
 
     /// Calls a JSON 1.1 protocol action (`X-Amz-Target: <prefix>.<action>`) and returns the decoded object.
-    public func json(service: String, targetPrefix: String, action: String, body: [String: String], readOnly: Bool = false) async throws -> [String: Any] {
+    public func json(
+        service: String, targetPrefix: String, action: String, body: [String: String], readOnly: Bool = false
+    ) async throws -> [String: Any] {
         try await retrying(readOnly, service: service, action: action) {
             try await jsonOnce(service: service, targetPrefix: targetPrefix, action: action, body: body)
         }
@@ -67,22 +71,25 @@ public struct AWSClient: Sendable {
         )
         guard let document = XMLTree.parse(Data(response.body)) else {
             if response.status >= 300 {
-                throw AWSError.service(.init(
-                    service: service, action: action, code: "HTTP\(response.status)", message: "the service answered HTTP \(response.status) without an error document",
-                    requestId: response.requestId, httpStatus: response.status
-                ))
+                throw AWSError.service(
+                    .init(
+                        service: service, action: action, code: "HTTP\(response.status)",
+                        message: "the service answered HTTP \(response.status) without an error document",
+                        requestId: response.requestId, httpStatus: response.status
+                    ))
             }
             throw AWSError.unexpectedResponse(service: service, action: action, reason: "the body is not XML (HTTP \(response.status))")
         }
         guard response.status < 300 else {
             let error = document.first("Error")
-            throw AWSError.service(.init(
-                service: service, action: action,
-                code: error?.string("Code") ?? "HTTP\(response.status)",
-                message: error?.string("Message") ?? "no message",
-                requestId: document.first("RequestId")?.text ?? document.first("RequestID")?.text ?? response.requestId,
-                httpStatus: response.status
-            ))
+            throw AWSError.service(
+                .init(
+                    service: service, action: action,
+                    code: error?.string("Code") ?? "HTTP\(response.status)",
+                    message: error?.string("Message") ?? "no message",
+                    requestId: document.first("RequestId")?.text ?? document.first("RequestID")?.text ?? response.requestId,
+                    httpStatus: response.status
+                ))
         }
         return document
     }
@@ -100,9 +107,10 @@ public struct AWSClient: Sendable {
             code = String(code.split(separator: "#").last ?? Substring(code))
             code = String(code.split(separator: ":").first ?? Substring(code))
             let message = (object?["message"] as? String) ?? (object?["Message"] as? String) ?? "no message"
-            throw AWSError.service(.init(
-                service: service, action: action, code: code, message: message, requestId: response.requestId, httpStatus: response.status
-            ))
+            throw AWSError.service(
+                .init(
+                    service: service, action: action, code: code, message: message, requestId: response.requestId, httpStatus: response.status
+                ))
         }
         guard let object else {
             throw AWSError.unexpectedResponse(service: service, action: action, reason: "the body is not a JSON object")

@@ -84,10 +84,11 @@ public struct RDSClient: Sendable {
             readOnly: true
         )
         guard let instance = document.first("DBInstances")?.children.first else {
-            throw AWSError.service(.init(
-                service: "rds", action: "DescribeDBInstances", code: "DBInstanceNotFound",
-                message: "DBInstance \(identifier) not found.", requestId: nil, httpStatus: 404
-            ))
+            throw AWSError.service(
+                .init(
+                    service: "rds", action: "DescribeDBInstances", code: "DBInstanceNotFound",
+                    message: "DBInstance \(identifier) not found.", requestId: nil, httpStatus: 404
+                ))
         }
         return try DBInstance(instance)
     }
@@ -102,9 +103,11 @@ public struct RDSClient: Sendable {
 
     /// Turns deletion protection off, at once.
     public func disableDeletionProtection(_ identifier: String) async throws -> DBInstance {
-        try await instanceCall("ModifyDBInstance", [
-            ("DBInstanceIdentifier", identifier), ("DeletionProtection", "false"), ("ApplyImmediately", "true"),
-        ])
+        try await instanceCall(
+            "ModifyDBInstance",
+            [
+                ("DBInstanceIdentifier", identifier), ("DeletionProtection", "false"), ("ApplyImmediately", "true"),
+            ])
     }
 
     /// Deletes the instance, after a final snapshot named `finalSnapshotIdentifier` unless that is nil.
@@ -130,7 +133,8 @@ public struct RDSClient: Sendable {
     /// A valid RDS instance identifier: 1–63 letters, digits or hyphens, starting with a letter, no `--`, no trailing `-`.
     public static func isValidIdentifier(_ identifier: String) -> Bool {
         guard (1...63).contains(identifier.count), let first = identifier.first, first.isASCII, first.isLetter,
-              !identifier.hasSuffix("-"), !identifier.contains("--") else { return false }
+            !identifier.hasSuffix("-"), !identifier.contains("--")
+        else { return false }
         return identifier.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
     }
 }

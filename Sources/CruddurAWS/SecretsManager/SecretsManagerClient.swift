@@ -19,8 +19,9 @@ public struct SecretsManagerClient: Sendable {
             service: "secretsmanager", targetPrefix: "secretsmanager", action: "GetSecretValue", body: ["SecretId": secretId], readOnly: true
         )
         guard let text = answer["SecretString"] as? String,
-              let secret = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any],
-              let password = secret["password"] as? String, !password.isEmpty else {
+            let secret = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any],
+            let password = secret["password"] as? String, !password.isEmpty
+        else {
             throw AWSError.unexpectedResponse(
                 service: "secretsmanager", action: "GetSecretValue", reason: "the secret is not a JSON object with a password"
             )

@@ -46,7 +46,9 @@ extension ConnectionSettings {
             guard let close = rest.firstIndex(of: "]") else { throw ConnectionSettingsError.invalidURL("unterminated [ in host") }
             host = String(rest[rest.index(after: rest.startIndex)..<close])
             let after = rest[rest.index(after: close)...]
-            if after.hasPrefix(":") { portText = String(after.dropFirst()) } else if !after.isEmpty {
+            if after.hasPrefix(":") {
+                portText = String(after.dropFirst())
+            } else if !after.isEmpty {
                 throw ConnectionSettingsError.invalidURL("unexpected text after ]")
             }
         } else if let colon = rest.lastIndex(of: ":") {
@@ -95,14 +97,16 @@ extension ConnectionSettings {
             port = value
         }
         let resolvedHost = (host?.isEmpty == false ? host : nil) ?? "/var/run/postgresql"
-        let endpoint: Endpoint = resolvedHost.hasPrefix("/")
+        let endpoint: Endpoint =
+            resolvedHost.hasPrefix("/")
             ? .unixSocket(directory: resolvedHost, port: port)
             : .tcp(host: resolvedHost, port: port)
         let resolvedUser = (user?.isEmpty == false ? user : nil) ?? environment["PGUSER"] ?? environment["USER"] ?? NSUserName()
         let resolvedDatabase = (database?.isEmpty == false ? database : nil) ?? resolvedUser
 
         if password == nil || password == "" {
-            password = environment["PGPASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+            password =
+                environment["PGPASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
                 ?? PasswordFile(environment: environment).password(
                     host: resolvedHost, port: port, database: resolvedDatabase, user: resolvedUser
                 )

@@ -27,7 +27,7 @@ public struct FeedChanges: Sendable {
                         }
                     }
                 }
-            } catch where !Task.isCancelled {
+            } catch  where !Task.isCancelled {
                 logger.warning("Not listening for feed changes; the feed is served uncached", metadata: ["error": "\(error)"])
             } catch {}
             listening(false)

@@ -21,7 +21,7 @@ extension Migration {
             "CREATE INDEX idempotency_keys_created_at_idx ON public.idempotency_keys (created_at)",
         ],
         down: [
-            "DROP TABLE public.idempotency_keys",
+            "DROP TABLE public.idempotency_keys"
         ]
     )
 }

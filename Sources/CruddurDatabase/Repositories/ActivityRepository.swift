@@ -53,7 +53,9 @@ public struct ActivityRepository: Sendable {
                 }
                 guard let recorded else { return .authorNotFound }
                 if recorded.isStale && attempt == 0 {
-                    for try await _ in try await connection.execute(IdempotencyStatements.ForgetStale(author: activity.author, key: key), logger: logger) {}
+                    for try await _ in try await connection.execute(
+                        IdempotencyStatements.ForgetStale(author: activity.author, key: key), logger: logger)
+                    {}
                     continue
                 }
                 guard recorded.message == activity.message, recorded.ttlSeconds == Int64(activity.ttl.seconds) else { return .keyReused }
@@ -66,10 +68,12 @@ public struct ActivityRepository: Sendable {
     /// The cursor after the first `offset` live activities, newest first (nil when there are fewer): an `OFFSET`
     /// scan, for tools (`cruddur db feed-cursor`), never for requests.
     public static func cursor(after offset: Int, on connection: PostgresConnection, logger: Logger) async throws -> FeedCursor? {
-        for try await (micros, uuid) in try await connection.query("""
+        for try await (micros, uuid) in try await connection.query(
+            """
             SELECT (extract(epoch FROM created_at) * 1000000)::int8, uuid::text FROM public.activities
             WHERE expires_at > now() ORDER BY created_at DESC, uuid DESC OFFSET \(offset - 1) LIMIT 1
-            """, logger: logger).decode((Int64, String).self) {
+            """, logger: logger
+        ).decode((Int64, String).self) {
             return FeedCursor(createdAt: Timestamp(microsecondsSinceEpoch: micros), uuid: uuid)
         }
         return nil

@@ -53,7 +53,8 @@ public struct CognitoUserRepository: Sendable {
                 }
                 return .unchanged
             } catch let error as PSQLError
-                where error.serverInfo?[.sqlState] == "23505" && error.serverInfo?[.constraintName] == "users_handle_key" {
+                where error.serverInfo?[.sqlState] == "23505" && error.serverInfo?[.constraintName] == "users_handle_key"
+            {
                 throw CognitoUserRepositoryError.handleTaken(handle: user.handle)
             }
         }

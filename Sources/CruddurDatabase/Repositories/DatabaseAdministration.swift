@@ -70,7 +70,8 @@ public struct DatabaseAdministration: Sendable {
             }
             // WITH (FORCE) (PostgreSQL 13+) ends the database's other sessions instead of waiting 5 s and failing.
             var serverVersion = 0
-            for try await version in try await connection.query("SELECT current_setting('server_version_num')::int", logger: logger).decode(Int.self) {
+            for try await version in try await connection.query("SELECT current_setting('server_version_num')::int", logger: logger).decode(Int.self)
+            {
                 serverVersion = version
             }
             let force = serverVersion >= 130_000 ? " WITH (FORCE)" : ""
@@ -92,7 +93,8 @@ public struct DatabaseAdministration: Sendable {
     /// Everyone connected to the server, from `pg_stat_activity`.
     public func sessions(on connection: PostgresConnection) async throws -> [Session] {
         var sessions: [Session] = []
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT pid, usename::text, datname::text, host(client_addr), application_name, state
             FROM pg_stat_activity WHERE backend_type = 'client backend' ORDER BY pid
             """, logger: logger)
@@ -109,8 +111,11 @@ public struct DatabaseAdministration: Sendable {
         guard Self.isPlainIdentifier(role) else { throw AdministrationError.invalidRoleName(role) }
         guard !password.isEmpty, !password.utf8.contains(0) else { throw AdministrationError.invalidRolePassword }
         try await connection.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT set_config('cruddur.app_role', \(role), true), set_config('cruddur.app_password', \(password), true)", logger: logger).drain()
-            try await connection.query("""
+            try await connection.query(
+                "SELECT set_config('cruddur.app_role', \(role), true), set_config('cruddur.app_password', \(password), true)", logger: logger
+            ).drain()
+            try await connection.query(
+                """
                 DO $$
                 BEGIN
                   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = current_setting('cruddur.app_role')) THEN
@@ -122,7 +127,8 @@ public struct DatabaseAdministration: Sendable {
                   END IF;
                 END
                 $$
-                """, logger: logger).drain()
+                """, logger: logger
+            ).drain()
             let quotedRole = quoteIdentifier(role)
             for statement in [
                 "GRANT CONNECT ON DATABASE \(quoteIdentifier(database)) TO \(quotedRole)",

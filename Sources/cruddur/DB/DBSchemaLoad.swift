@@ -26,7 +26,9 @@ struct DBSchemaLoad: AsyncParsableCommand {
                 let tables = try await administration.publicTables(on: connection)
                 if !tables.isEmpty {
                     guard force else {
-                        throw CommandFailure("database \(database) already has tables (\(tables.joined(separator: ", "))); use `db migrate`, or --force to drop and reload")
+                        throw CommandFailure(
+                            "database \(database) already has tables (\(tables.joined(separator: ", "))); use `db migrate`, or --force to drop and reload"
+                        )
                     }
                     try await MigrationRunner(logger: logger).revertAll(on: connection)
                 }

@@ -13,9 +13,13 @@ struct DBSessions: AsyncParsableCommand {
             let sessions = try await Database.withConnection(maintenance, logger: logger, operation: "listing sessions") { connection in
                 try await DatabaseAdministration(logger: logger).sessions(on: connection)
             }
-            print(Table(header: ["process_id", "user", "db", "client_addr", "app", "state"], rows: sessions.map {
-                [String($0.processID), $0.user ?? "", $0.database ?? "", $0.clientAddress ?? "", $0.application ?? "", $0.state ?? ""]
-            }).rendered)
+            print(
+                Table(
+                    header: ["process_id", "user", "db", "client_addr", "app", "state"],
+                    rows: sessions.map {
+                        [String($0.processID), $0.user ?? "", $0.database ?? "", $0.clientAddress ?? "", $0.application ?? "", $0.state ?? ""]
+                    }
+                ).rendered)
         }
     }
 }

@@ -16,9 +16,13 @@ struct DBStatus: AsyncParsableCommand {
             let statuses = try await opened.withConnection(logger: logger, operation: "reading migration status") { connection in
                 try await MigrationRunner(logger: logger).status(on: connection)
             }
-            print(Table(header: ["version", "name", "state"], rows: statuses.map {
-                [String($0.migration.version), $0.migration.name, $0.isApplied ? "applied" : "pending"]
-            }).rendered)
+            print(
+                Table(
+                    header: ["version", "name", "state"],
+                    rows: statuses.map {
+                        [String($0.migration.version), $0.migration.name, $0.isApplied ? "applied" : "pending"]
+                    }
+                ).rendered)
             pending = statuses.filter { !$0.isApplied }.count
         }
         if exitCode && pending > 0 {

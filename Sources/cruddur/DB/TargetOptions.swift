@@ -72,7 +72,9 @@ enum WaitForServer {
         var lastError: (any Error)?
         while ContinuousClock.now < deadline {
             do {
-                try await Database.withConnection(settings.with(database: DatabaseAdministration.maintenanceDatabase), logger: logger, operation: "waiting for the server") { _ in }
+                try await Database.withConnection(
+                    settings.with(database: DatabaseAdministration.maintenanceDatabase), logger: logger, operation: "waiting for the server"
+                ) { _ in }
                 return
             } catch let error as DatabaseError where error.sqlState != nil && !error.isUnavailable {
                 // The server answered (e.g. a wrong password): waiting longer will not help.
@@ -82,6 +84,7 @@ enum WaitForServer {
                 try await Task.sleep(for: .milliseconds(250))
             }
         }
-        throw CommandFailure("\(settings) did not accept connections within \(timeout.components.seconds) s\(lastError.map { " (\(oneLine($0)))" } ?? "")")
+        throw CommandFailure(
+            "\(settings) did not accept connections within \(timeout.components.seconds) s\(lastError.map { " (\(oneLine($0)))" } ?? "")")
     }
 }

@@ -47,8 +47,8 @@ struct LambdaInvoke: AsyncParsableCommand {
 
     static func readEvent(_ path: String) throws -> [UInt8] {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-              attributes[.type] as? FileAttributeType == .typeRegular,
-              let data = FileManager.default.contents(atPath: path)
+            attributes[.type] as? FileAttributeType == .typeRegular,
+            let data = FileManager.default.contents(atPath: path)
         else {
             throw CommandFailure("cannot read the event file '\(path)'")
         }

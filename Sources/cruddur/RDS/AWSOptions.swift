@@ -8,7 +8,9 @@ struct AWSOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's region).", valueName: "region"))
     var region: String?
 
-    @Option(help: ArgumentHelp("A profile of ~/.aws/credentials and ~/.aws/config (default: AWS_PROFILE, else the environment's keys).", valueName: "name"))
+    @Option(
+        help: ArgumentHelp(
+            "A profile of ~/.aws/credentials and ~/.aws/config (default: AWS_PROFILE, else the environment's keys).", valueName: "name"))
     var profile: String?
 
     @Option(help: ArgumentHelp("Send AWS calls to this URL instead (default: AWS_ENDPOINT_URL), e.g. a local moto_server.", valueName: "url"))
@@ -41,7 +43,8 @@ struct InstanceOptions: ParsableArguments {
 
     func validate() throws {
         guard RDSClient.isValidIdentifier(identifier) else {
-            throw ValidationError("'\(identifier)' is not a valid RDS instance identifier (1–63 letters, digits and single hyphens, starting with a letter)")
+            throw ValidationError(
+                "'\(identifier)' is not a valid RDS instance identifier (1–63 letters, digits and single hyphens, starting with a letter)")
         }
     }
 }
@@ -65,7 +68,9 @@ extension DBInstance {
         if let port { rows.append(("port", String(port))) }
         rows.append(("engine", "\(engine) \(engineVersion ?? "")".trimmingCharacters(in: .whitespaces)))
         if let instanceClass { rows.append(("class", instanceClass)) }
-        if let allocatedStorageGB { rows.append(("storage", "\(allocatedStorageGB) GB \(storageType ?? "")\(storageEncrypted ? ", encrypted" : ", NOT encrypted")")) }
+        if let allocatedStorageGB {
+            rows.append(("storage", "\(allocatedStorageGB) GB \(storageType ?? "")\(storageEncrypted ? ", encrypted" : ", NOT encrypted")"))
+        }
         if let databaseName { rows.append(("database", databaseName)) }
         if let masterUsername { rows.append(("master user", masterUsername + (masterUserSecretArn != nil ? " (password in Secrets Manager)" : ""))) }
         rows.append(("public", publiclyAccessible ? "yes" : "no"))

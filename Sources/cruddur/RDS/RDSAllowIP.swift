@@ -45,7 +45,8 @@ struct RDSAllowIP: AsyncParsableCommand {
             _ = try Self.range(ip, source: "--ip", force: force)
         }
         guard (1...255).contains(description.count),
-              description.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || " ._-:/()#,@[]+=&;{}!$*".contains($0)) }) else {
+            description.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || " ._-:/()#,@[]+=&;{}!$*".contains($0)) })
+        else {
             throw ValidationError("--description must be 1–255 letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*")
         }
         guard (1...65535).contains(port) else { throw ValidationError("--port must be from 1 to 65535") }
@@ -54,8 +55,10 @@ struct RDSAllowIP: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let environment = ProcessInfo.processInfo.environment
-            let groupId = try Self.setting(securityGroupId, variable: "DB_SG_ID", option: "--security-group-id", environment: environment, valid: EC2Client.isValidGroupId)
-            let rule = try Self.setting(ruleId, variable: "DB_SG_RULE_ID", option: "--rule-id", environment: environment, valid: EC2Client.isValidRuleId)
+            let groupId = try Self.setting(
+                securityGroupId, variable: "DB_SG_ID", option: "--security-group-id", environment: environment, valid: EC2Client.isValidGroupId)
+            let rule = try Self.setting(
+                ruleId, variable: "DB_SG_RULE_ID", option: "--rule-id", environment: environment, valid: EC2Client.isValidRuleId)
             let range: IPRange
             if let ip {
                 range = try Self.range(ip, source: "--ip", force: force)

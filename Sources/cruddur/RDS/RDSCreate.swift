@@ -26,7 +26,9 @@ struct RDSCreate: AsyncParsableCommand {
     @Option(help: "The master user's name.")
     var masterUsername = "cruddurroot"
 
-    @Option(help: ArgumentHelp("Read the master password from this environment variable instead of letting Secrets Manager manage it.", valueName: "variable"))
+    @Option(
+        help: ArgumentHelp(
+            "Read the master password from this environment variable instead of letting Secrets Manager manage it.", valueName: "variable"))
     var masterPasswordEnv: String?
 
     @Option(help: ArgumentHelp("Storage size in GB.", valueName: "GB"))
@@ -88,12 +90,14 @@ struct RDSCreate: AsyncParsableCommand {
             throw ValidationError("--instance-class must look like db.t3.micro")
         }
         guard (1...63).contains(masterUsername.count), masterUsername.first?.isLetter == true,
-              masterUsername.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }),
-              !["postgres", "rdsadmin", "admin"].contains(masterUsername.lowercased()) else {
+            masterUsername.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }),
+            !["postgres", "rdsadmin", "admin"].contains(masterUsername.lowercased())
+        else {
             throw ValidationError("--master-username must be 1–63 letters, digits or underscores, start with a letter, and not be a reserved name")
         }
         if let masterPasswordEnv, !isEnvironmentName(masterPasswordEnv) {
-            throw ValidationError("--master-password-env takes the NAME of an environment variable (the password itself never goes on a command line)")
+            throw ValidationError(
+                "--master-password-env takes the NAME of an environment variable (the password itself never goes on a command line)")
         }
         guard (20...65536).contains(allocatedStorage) else { throw ValidationError("--allocated-storage must be from 20 to 65536 GB") }
         guard ["gp2", "gp3"].contains(storageType) else { throw ValidationError("--storage-type must be gp3 or gp2") }
@@ -102,7 +106,8 @@ struct RDSCreate: AsyncParsableCommand {
         }
         guard (1150...65535).contains(port) else { throw ValidationError("--port must be from 1150 to 65535 (RDS's range)") }
         guard (1...63).contains(dbName.count), dbName.first?.isLetter == true,
-              dbName.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+            dbName.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") })
+        else {
             throw ValidationError("--db-name must be 1–63 letters, digits or underscores, starting with a letter")
         }
         guard (0...35).contains(backupRetention) else { throw ValidationError("--backup-retention must be from 0 to 35 days") }
@@ -147,7 +152,9 @@ struct RDSCreate: AsyncParsableCommand {
             } else {
                 print(created.humanSummary)
                 print("")
-                print("RDS is creating the instance (it takes several minutes). Next: cruddur rds status --identifier \(created.identifier) --wait available")
+                print(
+                    "RDS is creating the instance (it takes several minutes). Next: cruddur rds status --identifier \(created.identifier) --wait available"
+                )
             }
         }
     }
@@ -159,14 +166,17 @@ struct RDSCreate: AsyncParsableCommand {
             throw CommandFailure("--master-password-env names \(masterPasswordEnv), which is not set or empty")
         }
         guard (8...128).contains(password.count),
-              password.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 32 && $0.value < 127 && !"/'\"@".unicodeScalars.contains($0) }) else {
-            throw CommandFailure("the password in \(masterPasswordEnv) must be 8–128 printable ASCII characters without /, ', \", @ or spaces (RDS's rule)")
+            password.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 32 && $0.value < 127 && !"/'\"@".unicodeScalars.contains($0) })
+        else {
+            throw CommandFailure(
+                "the password in \(masterPasswordEnv) must be 8–128 printable ASCII characters without /, ', \", @ or spaces (RDS's rule)")
         }
         return password
     }
 
     private func isIdentifierLike(_ text: String, allowingDots: Bool) -> Bool {
-        !text.isEmpty && text.count <= 255 && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || (allowingDots && $0 == ".")) }
+        !text.isEmpty && text.count <= 255
+            && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || (allowingDots && $0 == ".")) }
     }
 
     private func isEnvironmentName(_ name: String) -> Bool {

@@ -27,7 +27,8 @@ struct RDSDelete: AsyncParsableCommand {
             throw ValidationError("--skip-final-snapshot and --final-snapshot-identifier contradict each other; give one")
         }
         if let finalSnapshotIdentifier, !(RDSClient.isValidIdentifier(finalSnapshotIdentifier) && finalSnapshotIdentifier.count <= 255) {
-            throw ValidationError("'\(finalSnapshotIdentifier)' is not a valid snapshot identifier (letters, digits and single hyphens, starting with a letter)")
+            throw ValidationError(
+                "'\(finalSnapshotIdentifier)' is not a valid snapshot identifier (letters, digits and single hyphens, starting with a letter)")
         }
     }
 

@@ -52,7 +52,9 @@ struct RDSStatus: AsyncParsableCommand {
     ]
 
     /// Polls until the state is `target`, writing one progress line per poll on stderr.
-    static func poll(_ client: RDSClient, from first: DBInstance, until target: String, timeout: Duration, interval: Duration) async throws -> DBInstance {
+    static func poll(
+        _ client: RDSClient, from first: DBInstance, until target: String, timeout: Duration, interval: Duration
+    ) async throws -> DBInstance {
         let clock = ContinuousClock()
         let start = clock.now
         var current = first
@@ -66,7 +68,8 @@ struct RDSStatus: AsyncParsableCommand {
             progress("waiting for \(current.identifier) to be \(target): \(current.status) after \(elapsed.components.seconds) s", terminal: terminal)
             guard elapsed + interval <= timeout else {
                 finishProgressLine(terminal)
-                throw CommandFailure("\(current.identifier) did not become \(target) within \(timeout.components.seconds) s (it is \(current.status))")
+                throw CommandFailure(
+                    "\(current.identifier) did not become \(target) within \(timeout.components.seconds) s (it is \(current.status))")
             }
             try await Task.sleep(for: interval)
             current = try await client.describeDBInstance(current.identifier)

@@ -18,7 +18,9 @@ struct RDSStop: AsyncParsableCommand {
             if aws.json {
                 try printJSON(stopping)
             } else {
-                print("\(stopping.identifier): \(stopping.status) (RDS starts a stopped instance again after 7 days; `cruddur rds status --wait stopped` waits)")
+                print(
+                    "\(stopping.identifier): \(stopping.status) (RDS starts a stopped instance again after 7 days; `cruddur rds status --wait stopped` waits)"
+                )
             }
         }
     }

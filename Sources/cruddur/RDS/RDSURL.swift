@@ -36,25 +36,30 @@ struct RDSURL: AsyncParsableCommand {
             let client = try aws.client(logger: makeCommandLogger())
             let current = try await RDSClient(client).describeDBInstance(instance.identifier)
             guard let host = current.endpointAddress, let port = current.port else {
-                throw CommandFailure("\(current.identifier) has no endpoint yet (it is \(current.status)); wait with `cruddur rds status --identifier \(current.identifier) --wait available`")
+                throw CommandFailure(
+                    "\(current.identifier) has no endpoint yet (it is \(current.status)); wait with `cruddur rds status --identifier \(current.identifier) --wait available`"
+                )
             }
             let user = current.masterUsername ?? "cruddurroot"
             let database = current.databaseName ?? "postgres"
             var password = Self.passwordPlaceholder
             if withPassword {
                 guard let secret = current.masterUserSecretArn else {
-                    throw CommandFailure("\(current.identifier)'s master password is not managed by Secrets Manager, so --with-password cannot read it")
+                    throw CommandFailure(
+                        "\(current.identifier)'s master password is not managed by Secrets Manager, so --with-password cannot read it")
                 }
                 password = try await SecretsManagerClient(client).databaseCredentials(secretId: secret).password
             }
             let rootCertificate = bundlePath()
-            let url = "postgresql://\(Self.encode(user)):\(withPassword ? Self.encode(password) : password)@\(host):\(port)/\(Self.encode(database))"
+            let url =
+                "postgresql://\(Self.encode(user)):\(withPassword ? Self.encode(password) : password)@\(host):\(port)/\(Self.encode(database))"
                 + "?sslmode=verify-full&sslrootcert=\(Self.encode(rootCertificate, keeping: "/"))"
             if aws.json {
-                try printJSON(URLResult(
-                    url: url, host: host, port: port, database: database, user: user, passwordIncluded: withPassword,
-                    sslrootcert: rootCertificate, caBundleSource: Self.caBundleSource
-                ))
+                try printJSON(
+                    URLResult(
+                        url: url, host: host, port: port, database: database, user: user, passwordIncluded: withPassword,
+                        sslrootcert: rootCertificate, caBundleSource: Self.caBundleSource
+                    ))
             } else {
                 print(url)
             }

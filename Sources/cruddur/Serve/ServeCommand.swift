@@ -53,9 +53,11 @@ struct ServeCommand: AsyncParsableCommand {
             defer { database.close(logger: logger) }
             let app = try buildApplication(configuration: configuration, database: database.settings, logger: logger)
             WriteAuthentication.logMode(configuration, logger: logger)
-            logger.info("Cruddur is serving", metadata: [
-                "url": "http://\(configuration.host):\(configuration.port)", "database": "\(database.settings)",
-            ])
+            logger.info(
+                "Cruddur is serving",
+                metadata: [
+                    "url": "http://\(configuration.host):\(configuration.port)", "database": "\(database.settings)",
+                ])
             try await Self.run(app, logger: logger)
         }
     }
@@ -82,7 +84,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// Refuses to serve a database with pending migrations unless `--migrate` says to apply them.
     static func checkSchema(_ settings: ConnectionSettings, source: String, migrate: Bool, logger: Logger) async throws {
-        try await Database.withConnection(settings.with(applicationName: "cruddur-api"), logger: logger, operation: "checking the schema") { connection in
+        try await Database.withConnection(settings.with(applicationName: "cruddur-api"), logger: logger, operation: "checking the schema") {
+            connection in
             let runner = MigrationRunner(logger: logger)
             let pending = try await runner.pending(on: connection)
             guard !pending.isEmpty else { return }

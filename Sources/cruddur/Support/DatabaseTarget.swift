@@ -64,7 +64,8 @@ struct OpenedTarget {
         let settings = cluster.connectionSettings(database: "cruddur")
         guard preparing else {
             if !wasRunning {
-                writeToStandardError("cruddur: started the local PostgreSQL cluster (\(cluster.layout.dataDirectory)); it stops when this command ends\n")
+                writeToStandardError(
+                    "cruddur: started the local PostgreSQL cluster (\(cluster.layout.dataDirectory)); it stops when this command ends\n")
             }
             return OpenedTarget(settings: settings, isProduction: false, lease: lease, wasCreated: false)
         }

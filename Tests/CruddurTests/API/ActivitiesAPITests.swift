@@ -18,10 +18,11 @@ struct ActivitiesAPITests {
                 let items = try #require(try response.json() as? [[String: Any]])
                 #expect(items.count == 1)
                 let item = try #require(items.first)
-                #expect(Set(item.keys) == [
-                    "uuid", "display_name", "handle", "message", "replies_count", "reposts_count", "likes_count",
-                    "reply_to_activity_uuid", "expires_at", "created_at",
-                ])
+                #expect(
+                    Set(item.keys) == [
+                        "uuid", "display_name", "handle", "message", "replies_count", "reposts_count", "likes_count",
+                        "reply_to_activity_uuid", "expires_at", "created_at",
+                    ])
                 #expect(item["handle"] as? String == "jess-bk")
                 #expect(item["display_name"] as? String == "Jess BK")
                 #expect(item["message"] as? String == "This was imported as seed data!")
@@ -77,18 +78,20 @@ struct ActivitiesAPITests {
         }
     }
 
-    @Test("each validation code, and all that apply at once", arguments: [
-        (["user_handle": "bayko", "message": "", "ttl": "1-day"], ["message_blank"]),
-        (["user_handle": "bayko", "message": "   \n", "ttl": "1-day"], ["message_blank"]),
-        (["user_handle": "bayko", "message": String(repeating: "é", count: 281), "ttl": "1-day"], ["message_exceed_max_chars"]),
-        (["user_handle": "", "message": "hi", "ttl": "1-day"], ["user_handle_blank"]),
-        (["message": "hi", "ttl": "1-day"], ["user_handle_blank"]),
-        (["user_handle": "bayko", "message": "hi"], ["ttl_blank"]),
-        (["user_handle": "bayko", "message": "hi", "ttl": "2-days"], ["ttl_blank"]),
-        (["user_handle": "nobody", "message": "hi", "ttl": "1-day"], ["user_handle_not_found"]),
-        ([:], ["message_blank", "user_handle_blank", "ttl_blank"]),
-        (["user_handle": "nobody", "message": "", "ttl": "forever"], ["message_blank", "ttl_blank", "user_handle_not_found"]),
-    ] as [([String: String], [String])])
+    @Test(
+        "each validation code, and all that apply at once",
+        arguments: [
+            (["user_handle": "bayko", "message": "", "ttl": "1-day"], ["message_blank"]),
+            (["user_handle": "bayko", "message": "   \n", "ttl": "1-day"], ["message_blank"]),
+            (["user_handle": "bayko", "message": String(repeating: "é", count: 281), "ttl": "1-day"], ["message_exceed_max_chars"]),
+            (["user_handle": "", "message": "hi", "ttl": "1-day"], ["user_handle_blank"]),
+            (["message": "hi", "ttl": "1-day"], ["user_handle_blank"]),
+            (["user_handle": "bayko", "message": "hi"], ["ttl_blank"]),
+            (["user_handle": "bayko", "message": "hi", "ttl": "2-days"], ["ttl_blank"]),
+            (["user_handle": "nobody", "message": "hi", "ttl": "1-day"], ["user_handle_not_found"]),
+            ([:], ["message_blank", "user_handle_blank", "ttl_blank"]),
+            (["user_handle": "nobody", "message": "", "ttl": "forever"], ["message_blank", "ttl_blank", "user_handle_not_found"]),
+        ] as [([String: String], [String])])
     func validation(body: [String: String], codes: [String]) async throws {
         let database = try await TestPostgres.shared.makeDatabase(seeded: true)
         let before = try await activityCount(database)
@@ -107,7 +110,9 @@ struct ActivitiesAPITests {
         let database = try await TestPostgres.shared.makeDatabase(seeded: true)
         let message = String(repeating: "😀", count: 280)
         try await withTestApp(database: database) { client in
-            try await client.execute(uri: "/api/activities", method: .post, body: jsonBody(["user_handle": "bayko", "message": message, "ttl": "1-hour"])) { response in
+            try await client.execute(
+                uri: "/api/activities", method: .post, body: jsonBody(["user_handle": "bayko", "message": message, "ttl": "1-hour"])
+            ) { response in
                 #expect(response.status == .ok)
                 let json = try response.json()
                 #expect((json as? [String: Any])?["message"] as? String == message)
@@ -122,7 +127,8 @@ struct ActivitiesAPITests {
         let corpus = BadInput.corpus
         try await withTestApp(database: database) { client in
             for input in corpus {
-                try await client.execute(uri: "/api/activities", method: .post, headers: [.contentType: "application/json"], body: input.body) { response in
+                try await client.execute(uri: "/api/activities", method: .post, headers: [.contentType: "application/json"], body: input.body) {
+                    response in
                     #expect((400..<500).contains(response.status.code), "\(input.name): \(response.status)")
                     #expect(response.status.code == input.status, "\(input.name)")
                     let object = try? response.json() as? [String: Any]
@@ -171,17 +177,21 @@ struct ActivitiesAPITests {
     func commitFailure() async throws {
         let database = try await TestPostgres.shared.makeDatabase(seeded: true)
         try await withTestConnection(database) { connection in
-            try await connection.query("""
+            try await connection.query(
+                """
                 CREATE FUNCTION public.refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN
                   IF NEW.message LIKE 'refused at commit%' THEN RAISE EXCEPTION 'refused at commit'; END IF;
                   RETURN NULL;
                 END $$
-                """, logger: TestPostgres.logger).collect()
-            try await connection.query("""
+                """, logger: TestPostgres.logger
+            ).collect()
+            try await connection.query(
+                """
                 CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON public.activities
                 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.refuse_at_commit()
-                """, logger: TestPostgres.logger).collect()
+                """, logger: TestPostgres.logger
+            ).collect()
         }
         let before = try await activityCount(database)
         try await withTestApp(database: database) { client in
@@ -211,12 +221,14 @@ struct ActivitiesAPITests {
         let database = try await TestPostgres.shared.makeDatabase(seeded: true)
         // 95 activities, in groups of 5 sharing one created_at, so the uuid tie-break matters.
         try await withTestConnection(database) { connection in
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO public.activities (user_uuid, message, created_at, expires_at)
                 SELECT (SELECT uuid FROM public.users WHERE handle = 'bayko'), 'bulk ' || n,
                        now() - (n / 5) * interval '1 minute', now() + interval '1 day'
                 FROM generate_series(1, 95) AS n
-                """, logger: TestPostgres.logger).collect()
+                """, logger: TestPostgres.logger
+            ).collect()
         }
         try await withTestApp(database: database) { client in
             var seen: [String] = []
@@ -245,15 +257,23 @@ struct ActivitiesAPITests {
     func expiry() async throws {
         let database = try await TestPostgres.shared.makeDatabase(seeded: true)
         try await withTestConnection(database) { connection in
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO public.activities (user_uuid, message, created_at, expires_at)
                 SELECT (SELECT uuid FROM public.users WHERE handle = 'bayko'), 'expired ' || n,
                        now() - interval '2 hours', now() - interval '1 second' * n
                 FROM generate_series(1, 1234) AS n
-                """, logger: TestPostgres.logger).collect()
+                """, logger: TestPostgres.logger
+            ).collect()
         }
         #expect(try await activityCount(database) == 1235)
-        try await withTestApp(database: database, configure: { $0.purgeInterval = .milliseconds(200); $0.purgeBatchSize = 100 }) { client in
+        try await withTestApp(
+            database: database,
+            configure: {
+                $0.purgeInterval = .milliseconds(200)
+                $0.purgeBatchSize = 100
+            }
+        ) { client in
             try await client.execute(uri: "/api/activities/home?limit=40", method: .get) { response in
                 let items = try #require(try response.json() as? [[String: Any]])
                 #expect(items.count == 1)

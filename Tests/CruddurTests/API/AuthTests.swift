@@ -262,7 +262,8 @@ struct AuthTests {
         let database = try await TestPostgres.shared.makeDatabase(seeded: true)
         try await withTestApp(database: database) { client in
             for authorization in [nil, "Bearer not-a-jwt"] as [String?] {
-                let response = try await post(client, authorization: authorization, body: ["user_handle": "jess-bk", "message": "local", "ttl": "1-day"])
+                let response = try await post(
+                    client, authorization: authorization, body: ["user_handle": "jess-bk", "message": "local", "ttl": "1-day"])
                 #expect(response.status == .ok)
                 #expect((try response.json() as? [String: Any])?["handle"] as? String == "jess-bk")
             }
@@ -316,7 +317,8 @@ enum BadCredential: String, CaseIterable, Sendable, CustomTestStringConvertible 
             return ("Bearer " + unsignedToken(header: ["alg": "none", "kid": key.kid, "typ": "JWT"], claims: .access()), invalid, "signed with none")
         case .hs256WithPublicKeyAsSecret:
             let hmac = JWTKeyCollection()
-            await hmac.add(hmac: HMACKey(from: key.privateKey.publicKey.pemRepresentation), digestAlgorithm: .sha256, kid: JWKIdentifier(string: key.kid))
+            await hmac.add(
+                hmac: HMACKey(from: key.privateKey.publicKey.pemRepresentation), digestAlgorithm: .sha256, kid: JWKIdentifier(string: key.kid))
             return ("Bearer " + (try await hmac.sign(TestClaims.access(), kid: JWKIdentifier(string: key.kid))), invalid, "signed with HS256")
         case .ps256:
             let pss = JWTKeyCollection()
@@ -378,7 +380,9 @@ private func post(
     return try await client.execute(uri: "/api/activities", method: .post, headers: headers, body: jsonBody(body)) { $0 }
 }
 
-private func post(_ client: any TestClientProtocol, bearer token: String, body: [String: Any] = ["message": "hello", "ttl": "1-day"]) async throws -> TestResponse {
+private func post(
+    _ client: any TestClientProtocol, bearer token: String, body: [String: Any] = ["message": "hello", "ttl": "1-day"]
+) async throws -> TestResponse {
     try await post(client, authorization: "Bearer \(token)", body: body)
 }
 

@@ -17,7 +17,8 @@ private func firstPage(_ client: any TestClientProtocol) async throws -> [String
 }
 
 private func post(_ client: any TestClientProtocol, _ message: String) async throws {
-    try await client.execute(uri: "/api/activities", method: .post, body: jsonBody(["user_handle": "bayko", "message": message, "ttl": "1-day"])) { response in
+    try await client.execute(uri: "/api/activities", method: .post, body: jsonBody(["user_handle": "bayko", "message": message, "ttl": "1-day"])) {
+        response in
         #expect(response.status == .ok)
     }
 }
@@ -38,7 +39,8 @@ private func waitUntilListening(_ database: ConnectionSettings, count: Int = 1) 
     let deadline = ContinuousClock.now + .seconds(15)
     while ContinuousClock.now < deadline {
         let listening = try await withTestConnection(database.with(database: "postgres")) { connection in
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 SELECT count(*)::int FROM pg_stat_activity
                 WHERE datname = \(database.database) AND application_name = 'cruddur-api-listen' AND query LIKE 'LISTEN%'
                 """, logger: TestPostgres.logger)
@@ -82,7 +84,8 @@ struct FeedCacheTests {
                 #expect(seen.first == "from the second server")
 
                 try await withTestConnection(database) { connection in
-                    try await connection.query("UPDATE users SET display_name = 'Renamed' WHERE handle = 'bayko'", logger: TestPostgres.logger).collect()
+                    try await connection.query("UPDATE users SET display_name = 'Renamed' WHERE handle = 'bayko'", logger: TestPostgres.logger)
+                        .collect()
                 }
                 let deadline = ContinuousClock.now + .seconds(5)
                 var names: [String] = []
@@ -96,7 +99,8 @@ struct FeedCacheTests {
                 #expect(names.first == "Renamed")
 
                 try await withTestConnection(database) { connection in
-                    try await connection.query("DELETE FROM activities WHERE message = 'from the second server'", logger: TestPostgres.logger).collect()
+                    try await connection.query("DELETE FROM activities WHERE message = 'from the second server'", logger: TestPostgres.logger)
+                        .collect()
                 }
                 let afterDelete = try await eventually(first) { $0.first != "from the second server" }
                 #expect(afterDelete == ["This was imported as seed data!"])
@@ -110,10 +114,12 @@ struct FeedCacheTests {
         try await withTestApp(database: database, configure: { $0.feedCache = true }) { client in
             try await waitUntilListening(database)
             try await withTestConnection(database) { connection in
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO activities (user_uuid, message, expires_at)
                     SELECT uuid, 'short-lived', now() + interval '1.5 seconds' FROM users WHERE handle = 'bayko'
-                    """, logger: TestPostgres.logger).collect()
+                    """, logger: TestPostgres.logger
+                ).collect()
             }
             let before = try await eventually(client) { $0.first == "short-lived" }
             #expect(before.first == "short-lived")

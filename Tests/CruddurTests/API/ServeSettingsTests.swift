@@ -14,10 +14,12 @@ struct ServeSettingsTests {
         #expect(set.host == "0.0.0.0" && set.port == 8080 && set.frontendURL == "https://cruddur.example" && !set.feedCache)
     }
 
-    @Test("bad values are one clear error naming the variable", arguments: [
-        ["PORT": "70000"], ["PORT": "http"], ["HOST": "a b"], ["HOST": "x;rm"], ["FEED_CACHE": "maybe"],
-        ["FRONTEND_URL": "ftp://x"], ["FRONTEND_URL": "localhost:3000"],
-    ])
+    @Test(
+        "bad values are one clear error naming the variable",
+        arguments: [
+            ["PORT": "70000"], ["PORT": "http"], ["HOST": "a b"], ["HOST": "x;rm"], ["FEED_CACHE": "maybe"],
+            ["FRONTEND_URL": "ftp://x"], ["FRONTEND_URL": "localhost:3000"],
+        ])
     func badSettings(environment: [String: String]) {
         #expect {
             _ = try ServeSettings.fromEnvironment(environment)
@@ -31,9 +33,10 @@ struct ServeSettingsTests {
     func cognito() throws {
         #expect(try WriteAuthentication.cognitoSettings([:]) == nil)
         #expect(try WriteAuthentication.cognitoSettings(["AWS_COGNITO_USER_POOL_ID": "", "AWS_COGNITO_USER_POOL_CLIENT_ID": ""]) == nil)
-        let settings = try #require(try WriteAuthentication.cognitoSettings([
-            "AWS_COGNITO_USER_POOL_ID": "us-east-1_AbCdEf123", "AWS_COGNITO_USER_POOL_CLIENT_ID": "abc123def456",
-        ]))
+        let settings = try #require(
+            try WriteAuthentication.cognitoSettings([
+                "AWS_COGNITO_USER_POOL_ID": "us-east-1_AbCdEf123", "AWS_COGNITO_USER_POOL_CLIENT_ID": "abc123def456",
+            ]))
         #expect(settings.region == "us-east-1" && settings.clientID == "abc123def456")
         for environment in [
             ["AWS_COGNITO_USER_POOL_CLIENT_ID": "abc123"],
@@ -41,7 +44,10 @@ struct ServeSettingsTests {
             ["AWS_COGNITO_USER_POOL_ID": "not a pool", "AWS_COGNITO_USER_POOL_CLIENT_ID": "abc123"],
             ["AWS_COGNITO_USER_POOL_ID": "us-east-1_AbCdEf123", "AWS_COGNITO_USER_POOL_CLIENT_ID": "abc-123!"],
             ["AWS_COGNITO_USER_POOL_ID": "us-east-1_AbCdEf123", "AWS_COGNITO_USER_POOL_CLIENT_ID": "abc123", "AWS_DEFAULT_REGION": "eu-west-1"],
-            ["AWS_COGNITO_USER_POOL_ID": "us-east-1_AbCdEf123", "AWS_COGNITO_USER_POOL_CLIENT_ID": "abc123", "COGNITO_JWKS_URL": "file:///etc/passwd"],
+            [
+                "AWS_COGNITO_USER_POOL_ID": "us-east-1_AbCdEf123", "AWS_COGNITO_USER_POOL_CLIENT_ID": "abc123",
+                "COGNITO_JWKS_URL": "file:///etc/passwd",
+            ],
         ] {
             #expect(throws: ConfigurationError.self, "\(environment)") { try WriteAuthentication.cognitoSettings(environment) }
         }

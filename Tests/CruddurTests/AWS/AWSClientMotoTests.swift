@@ -40,19 +40,25 @@ struct AWSClientMotoTests {
         }
     }
 
-    @Test("AWS error codes come through typed: DBInstanceNotFound, InvalidDBInstanceState, InvalidParameterCombination, InvalidSecurityGroupRuleId.NotFound")
+    @Test(
+        "AWS error codes come through typed: DBInstanceNotFound, InvalidDBInstanceState, InvalidParameterCombination, InvalidSecurityGroupRuleId.NotFound"
+    )
     func typedErrors() async throws {
         let moto = try await TestMoto.shared.endpoint()
         let rds = RDSClient(client(moto))
-        #expect(await expectAWSError(code: "DBInstanceNotFound") { try await rds.describeDBInstance("nope-\(UUID().uuidString.prefix(6).lowercased())") })
+        #expect(
+            await expectAWSError(code: "DBInstanceNotFound") { try await rds.describeDBInstance("nope-\(UUID().uuidString.prefix(6).lowercased())") })
         let identifier = "typed-\(UUID().uuidString.prefix(8).lowercased())"
         _ = try await rds.createDBInstance(RDSClient.CreateRequest(identifier: identifier))
         #expect(await expectAWSError(code: "InvalidDBInstanceState") { try await rds.startDBInstance(identifier) })
-        #expect(await expectAWSError(code: "InvalidParameterCombination") { try await rds.deleteDBInstance(identifier, finalSnapshotIdentifier: nil) })
+        #expect(
+            await expectAWSError(code: "InvalidParameterCombination") { try await rds.deleteDBInstance(identifier, finalSnapshotIdentifier: nil) })
         let (groupId, _) = try await moto.makeSecurityGroupRule()
-        #expect(await expectAWSError(code: "InvalidSecurityGroupRuleId.NotFound") {
-            try await EC2Client(client(moto)).allowTCP(groupId: groupId, ruleId: "sgr-0123456789abcdef0", port: 5432, from: try IPRange("203.0.113.9"), description: "x")
-        })
+        #expect(
+            await expectAWSError(code: "InvalidSecurityGroupRuleId.NotFound") {
+                try await EC2Client(client(moto)).allowTCP(
+                    groupId: groupId, ruleId: "sgr-0123456789abcdef0", port: 5432, from: try IPRange("203.0.113.9"), description: "x")
+            })
     }
 
     @Test("Secrets Manager's JSON protocol reads the managed master password; a missing secret is ResourceNotFoundException")
@@ -71,7 +77,8 @@ struct AWSClientMotoTests {
     func unreachable() async throws {
         let port = try freePort()
         let configuration = AWSConfiguration(
-            credentials: AWSCredentials(accessKeyId: "a", secretAccessKey: "b"), region: "us-east-1", endpointOverride: URL(string: "http://127.0.0.1:\(port)")
+            credentials: AWSCredentials(accessKeyId: "a", secretAccessKey: "b"), region: "us-east-1",
+            endpointOverride: URL(string: "http://127.0.0.1:\(port)")
         )
         let started = ContinuousClock.now
         let error = await #expect(throws: AWSError.self) {

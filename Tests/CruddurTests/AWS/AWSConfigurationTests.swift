@@ -25,27 +25,27 @@ final class AWSConfigurationTests {
 
     static let files = (
         credentials: """
-            [default]
-            aws_access_key_id = AKIADEFAULT
-            aws_secret_access_key = default-secret
+        [default]
+        aws_access_key_id = AKIADEFAULT
+        aws_secret_access_key = default-secret
 
-            [cruddur]
-            aws_access_key_id=AKIACRUDDUR
-            aws_secret_access_key=cruddur-secret
-            aws_session_token = cruddur-token
-            """,
+        [cruddur]
+        aws_access_key_id=AKIACRUDDUR
+        aws_secret_access_key=cruddur-secret
+        aws_session_token = cruddur-token
+        """,
         config: """
-            [default]
-            region = eu-west-1
+        [default]
+        region = eu-west-1
 
-            [profile cruddur]
-            region = ca-central-1
-            output = json
+        [profile cruddur]
+        region = ca-central-1
+        output = json
 
-            [profile sso]
-            sso_session = corp
-            region = us-west-2
-            """
+        [profile sso]
+        sso_session = corp
+        region = us-west-2
+        """
     )
 
     @Test("environment keys win over the default profile; AWS_REGION over AWS_DEFAULT_REGION over the profile")
@@ -68,7 +68,9 @@ final class AWSConfigurationTests {
 
     @Test("the default profile and its region come from ~/.aws when nothing is in the environment")
     func defaultProfile() throws {
-        let configuration = try AWSConfiguration.resolve(environment: ["HOME": try home(credentials: Self.files.credentials, config: Self.files.config)])
+        let configuration = try AWSConfiguration.resolve(environment: [
+            "HOME": try home(credentials: Self.files.credentials, config: Self.files.config)
+        ])
         #expect(configuration.credentials.accessKeyId == "AKIADEFAULT")
         #expect(configuration.credentials.sessionToken == nil)
         #expect(configuration.region == "eu-west-1")
@@ -155,10 +157,11 @@ struct IPRangeTests {
 struct AWSErrorTests {
     @Test("auth failures are recognised and explained; descriptions are one line")
     func authFailure() {
-        let error = AWSError.service(.init(
-            service: "rds", action: "DescribeDBInstances", code: "SignatureDoesNotMatch",
-            message: "The request signature we calculated does not match", requestId: "abc", httpStatus: 403
-        ))
+        let error = AWSError.service(
+            .init(
+                service: "rds", action: "DescribeDBInstances", code: "SignatureDoesNotMatch",
+                message: "The request signature we calculated does not match", requestId: "abc", httpStatus: 403
+            ))
         #expect(error.isAuthFailure)
         #expect(error.code == "SignatureDoesNotMatch")
         let text = String(describing: error)
@@ -170,10 +173,13 @@ struct AWSErrorTests {
 
     @Test("XML documents parse into a tree with lists and nested values")
     func xml() throws {
-        let document = try #require(XMLTree.parse(Data("""
-            <ErrorResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><Error><Type>Sender</Type><Code>DBInstanceNotFound</Code>\
-            <Message>DBInstance x not found.</Message></Error><RequestId>r-1</RequestId></ErrorResponse>
-            """.utf8)))
+        let document = try #require(
+            XMLTree.parse(
+                Data(
+                    """
+                    <ErrorResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><Error><Type>Sender</Type><Code>DBInstanceNotFound</Code>\
+                    <Message>DBInstance x not found.</Message></Error><RequestId>r-1</RequestId></ErrorResponse>
+                    """.utf8)))
         #expect(document.first("Error")?.string("Code") == "DBInstanceNotFound")
         #expect(document.first("RequestId")?.text == "r-1")
         #expect(XMLTree.parse(Data("<unclosed>".utf8)) == nil)
@@ -181,17 +187,20 @@ struct AWSErrorTests {
 
     @Test("XML: declaration, comments, entities, CDATA, attributes, self-closing elements and lists")
     func xmlDetails() throws {
-        let document = try #require(XMLTree.parse(Data("""
-            \u{FEFF}<?xml version="1.0" encoding="UTF-8"?>
-            <!-- a comment -->
-            <DescribeDBInstancesResponse xmlns='http://rds.amazonaws.com/doc/2014-10-31/'>
-              <DBInstances>
-                <DBInstance><DBInstanceIdentifier>a&amp;b &lt;c&gt; &quot;d&quot; &apos;e&apos; &#233;&#x1F600;</DBInstanceIdentifier></DBInstance>
-                <DBInstance><DBInstanceIdentifier><![CDATA[<raw> & text]]></DBInstanceIdentifier><Empty/><Other a="1" b = '2' /></DBInstance>
-              </DBInstances>
-            </DescribeDBInstancesResponse>
-            <!-- trailing -->
-            """.utf8)))
+        let document = try #require(
+            XMLTree.parse(
+                Data(
+                    """
+                    \u{FEFF}<?xml version="1.0" encoding="UTF-8"?>
+                    <!-- a comment -->
+                    <DescribeDBInstancesResponse xmlns='http://rds.amazonaws.com/doc/2014-10-31/'>
+                      <DBInstances>
+                        <DBInstance><DBInstanceIdentifier>a&amp;b &lt;c&gt; &quot;d&quot; &apos;e&apos; &#233;&#x1F600;</DBInstanceIdentifier></DBInstance>
+                        <DBInstance><DBInstanceIdentifier><![CDATA[<raw> & text]]></DBInstanceIdentifier><Empty/><Other a="1" b = '2' /></DBInstance>
+                      </DBInstances>
+                    </DescribeDBInstancesResponse>
+                    <!-- trailing -->
+                    """.utf8)))
         let instances = try #require(document.child("DBInstances")).children(named: "DBInstance")
         #expect(instances.count == 2)
         #expect(instances[0].string("DBInstanceIdentifier") == "a&b <c> \"d\" 'e' é😀")
@@ -200,10 +209,12 @@ struct AWSErrorTests {
         #expect(instances[1].child("Other") != nil)
     }
 
-    @Test("XML: malformed documents and DTDs are refused", arguments: [
-        "", "   ", "text only", "<a></b>", "<a><b></a></b>", "<a>&unknown;</a>", "<a>&amp</a>", "<a/><b/>", "<a></a>trailing",
-        "<!DOCTYPE a [<!ENTITY x \"y\">]><a>&x;</a>", "<a attr=unquoted></a>", "<a><!-- unterminated </a>", "</a>", "<a>&#xFFFFFFFF;</a>",
-    ])
+    @Test(
+        "XML: malformed documents and DTDs are refused",
+        arguments: [
+            "", "   ", "text only", "<a></b>", "<a><b></a></b>", "<a>&unknown;</a>", "<a>&amp</a>", "<a/><b/>", "<a></a>trailing",
+            "<!DOCTYPE a [<!ENTITY x \"y\">]><a>&x;</a>", "<a attr=unquoted></a>", "<a><!-- unterminated </a>", "</a>", "<a>&#xFFFFFFFF;</a>",
+        ])
     func xmlMalformed(document: String) {
         #expect(XMLTree.parse(Data(document.utf8)) == nil)
     }

@@ -55,7 +55,10 @@ struct AllowIPCommandTests {
         let moto = try await TestMoto.shared.endpoint()
         let (groupId, ruleId) = try await moto.makeSecurityGroupRule()
         let environment = ["DB_SG_ID": groupId, "DB_SG_RULE_ID": ruleId]
-        for (ip, message) in [("0.0.0.0/0", "whole internet"), ("10.0.0.0/8", "range of addresses"), ("999.1.1.1", "not an IPv4 or IPv6 address"), ("1.2.3.4/40", "prefix length")] {
+        for (ip, message) in [
+            ("0.0.0.0/0", "whole internet"), ("10.0.0.0/8", "range of addresses"), ("999.1.1.1", "not an IPv4 or IPv6 address"),
+            ("1.2.3.4/40", "prefix length"),
+        ] {
             let refused = try await cruddur(["--ip", ip], moto, environment)
             #expect(refused.status != 0, "\(ip): \(refused)")
             #expect(refused.stderr.contains(message), "\(ip): \(refused)")
@@ -101,7 +104,8 @@ struct AllowIPCommandTests {
         #expect(wrongGroup.status != 0 && wrongGroup.stderr.contains("belongs to \(groupId)"), "\(wrongGroup)")
         #expect(try await rule(ruleId, moto)["CidrIpv4"] as? String == "198.51.100.1/32", "unchanged")
 
-        let wronglySigned = try await cruddur(["--ip", "203.0.113.7"], moto, ["DB_SG_ID": groupId, "DB_SG_RULE_ID": ruleId, "AWS_SECRET_ACCESS_KEY": "not-the-secret"])
+        let wronglySigned = try await cruddur(
+            ["--ip", "203.0.113.7"], moto, ["DB_SG_ID": groupId, "DB_SG_RULE_ID": ruleId, "AWS_SECRET_ACCESS_KEY": "not-the-secret"])
         // EC2 reports a bad signature as AuthFailure.
         #expect(wronglySigned.status != 0 && wronglySigned.stderr.contains("AuthFailure"), "\(wronglySigned)")
         #expect(!wronglySigned.stderr.contains("not-the-secret"))

@@ -21,7 +21,8 @@ struct RDSCommandTests {
     }
 
     /// A failure is one line on stderr, a non-zero exit, and no secret.
-    func expectOneLineFailure(_ result: ToolResult, containing text: String, _ moto: MotoEndpoint, sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectOneLineFailure(_ result: ToolResult, containing text: String, _ moto: MotoEndpoint, sourceLocation: SourceLocation = #_sourceLocation)
+    {
         #expect(result.status != 0, "\(result)", sourceLocation: sourceLocation)
         #expect(result.stderr.contains(text), "\(result)", sourceLocation: sourceLocation)
         #expect(result.stderr.trimmingCharacters(in: .newlines).split(separator: "\n").count == 1, "\(result)", sourceLocation: sourceLocation)
@@ -62,10 +63,11 @@ struct RDSCommandTests {
         let moto = try await TestMoto.shared.endpoint()
         let identifier = uniqueIdentifier("public")
         let password = "Sup3r-Secret-Pw"
-        let result = try await cruddur([
-            "rds", "create", "--identifier", identifier, "--public", "--storage-type", "gp2", "--availability-zone", "us-east-1a",
-            "--engine-version", "15.5", "--master-password-env", "CRUDDUR_DB_PASSWORD", "--backup-retention", "14", "--json",
-        ], moto, ["CRUDDUR_DB_PASSWORD": password])
+        let result = try await cruddur(
+            [
+                "rds", "create", "--identifier", identifier, "--public", "--storage-type", "gp2", "--availability-zone", "us-east-1a",
+                "--engine-version", "15.5", "--master-password-env", "CRUDDUR_DB_PASSWORD", "--backup-retention", "14", "--json",
+            ], moto, ["CRUDDUR_DB_PASSWORD": password])
         #expect(result.status == 0, "\(result)")
         #expect(result.json["identifier"] as? String == identifier)
         #expect(result.json["publiclyAccessible"] as? Bool == true)
@@ -139,7 +141,8 @@ struct RDSCommandTests {
         let stop = try await cruddur(["rds", "stop", "--identifier", identifier], moto)
         #expect(stop.status == 0, "\(stop)")
         #expect(stop.stdout.contains("stopped") || stop.stdout.contains("stopping"))
-        let stopped = try await cruddur(["rds", "status", "--identifier", identifier, "--wait", "stopped", "--timeout", "20", "--interval", "1", "--json"], moto)
+        let stopped = try await cruddur(
+            ["rds", "status", "--identifier", identifier, "--wait", "stopped", "--timeout", "20", "--interval", "1", "--json"], moto)
         #expect(stopped.status == 0, "\(stopped)")
         #expect(stopped.json["status"] as? String == "stopped")
         #expect(try await describe(identifier, moto)["DBInstanceStatus"] as? String == "stopped")
@@ -147,7 +150,8 @@ struct RDSCommandTests {
         expectOneLineFailure(try await cruddur(["rds", "stop", "--identifier", identifier], moto), containing: "InvalidDBInstanceState", moto)
 
         let started = ContinuousClock.now
-        let timedOut = try await cruddur(["rds", "status", "--identifier", identifier, "--wait", "available", "--timeout", "3", "--interval", "1"], moto)
+        let timedOut = try await cruddur(
+            ["rds", "status", "--identifier", identifier, "--wait", "available", "--timeout", "3", "--interval", "1"], moto)
         #expect(timedOut.status != 0, "\(timedOut)")
         #expect(timedOut.stderr.contains("waiting for \(identifier) to be available: stopped"), "a progress line: \(timedOut)")
         #expect(timedOut.stderr.contains("did not become available within 3 s (it is stopped)"), "\(timedOut)")
@@ -155,7 +159,8 @@ struct RDSCommandTests {
 
         let start = try await cruddur(["rds", "start", "--identifier", identifier, "--json"], moto)
         #expect(start.status == 0, "\(start)")
-        let available = try await cruddur(["rds", "status", "--identifier", identifier, "--wait", "available", "--timeout", "20", "--interval", "1"], moto)
+        let available = try await cruddur(
+            ["rds", "status", "--identifier", identifier, "--wait", "available", "--timeout", "20", "--interval", "1"], moto)
         #expect(available.status == 0 && available.stdout.contains("available"), "\(available)")
         #expect(try await describe(identifier, moto)["DBInstanceStatus"] as? String == "available")
         #expect(try await cruddur(["rds", "status", "--wait", "deleted"], moto).status != 0)
@@ -173,7 +178,8 @@ struct RDSCommandTests {
         #expect(try await describe(identifier, moto)["DBInstanceStatus"] as? String == "available", "still there")
 
         let snapshot = "\(identifier)-last"
-        let deleted = try await cruddur(["rds", "delete", "--identifier", identifier, "--lift-deletion-protection", "--final-snapshot-identifier", snapshot], moto)
+        let deleted = try await cruddur(
+            ["rds", "delete", "--identifier", identifier, "--lift-deletion-protection", "--final-snapshot-identifier", snapshot], moto)
         #expect(deleted.status == 0, "\(deleted)")
         #expect(deleted.stdout.contains("final snapshot \(snapshot)"))
         let snapshots = try await moto.aws(["rds", "describe-db-snapshots", "--db-snapshot-identifier", snapshot])
@@ -188,7 +194,8 @@ struct RDSCommandTests {
         let quick = try await cruddur(["rds", "delete", "--identifier", unprotected, "--skip-final-snapshot", "--json"], moto)
         #expect(quick.status == 0, "\(quick)")
         #expect(quick.json["finalSnapshotIdentifier"] == nil)
-        let conflicting = try await cruddur(["rds", "delete", "--identifier", unprotected, "--skip-final-snapshot", "--final-snapshot-identifier", "x"], moto)
+        let conflicting = try await cruddur(
+            ["rds", "delete", "--identifier", unprotected, "--skip-final-snapshot", "--final-snapshot-identifier", "x"], moto)
         #expect(conflicting.status != 0 && conflicting.stderr.contains("contradict"), "\(conflicting)")
         expectOneLineFailure(try await cruddur(["rds", "delete", "--identifier", unprotected], moto), containing: "DBInstanceNotFound", moto)
     }
@@ -211,9 +218,12 @@ struct RDSCommandTests {
         let secret = try await moto.aws(["secretsmanager", "get-secret-value", "--secret-id", secretArn])
         let secretString = try #require(secret.json["SecretString"] as? String)
         let password = try #require((try JSONSerialization.jsonObject(with: Data(secretString.utf8)) as? [String: Any])?["password"] as? String)
-        let encoded = try #require(password.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")))
+        let encoded = try #require(
+            password.addingPercentEncoding(
+                withAllowedCharacters: CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")))
 
-        let withPassword = try await cruddur(["rds", "url", "--identifier", identifier, "--with-password", "--ca-bundle", "/etc/rds/ca.pem", "--json"], moto)
+        let withPassword = try await cruddur(
+            ["rds", "url", "--identifier", identifier, "--with-password", "--ca-bundle", "/etc/rds/ca.pem", "--json"], moto)
         #expect(withPassword.status == 0, "\(withPassword)")
         #expect((withPassword.json["url"] as? String)?.hasPrefix("postgresql://cruddurroot:\(encoded)@") == true, "\(withPassword)")
         #expect((withPassword.json["url"] as? String)?.hasSuffix("sslmode=verify-full&sslrootcert=/etc/rds/ca.pem") == true)
@@ -235,8 +245,12 @@ struct RDSCommandTests {
         }
 
         let ownPassword = uniqueIdentifier("ownpw")
-        #expect(try await cruddur(["rds", "create", "--identifier", ownPassword, "--master-password-env", "PW"], moto, ["PW": "Another-Pass-42"]).status == 0)
-        expectOneLineFailure(try await cruddur(["rds", "url", "--identifier", ownPassword, "--with-password"], moto), containing: "not managed by Secrets Manager", moto)
+        #expect(
+            try await cruddur(["rds", "create", "--identifier", ownPassword, "--master-password-env", "PW"], moto, ["PW": "Another-Pass-42"]).status
+                == 0)
+        expectOneLineFailure(
+            try await cruddur(["rds", "url", "--identifier", ownPassword, "--with-password"], moto), containing: "not managed by Secrets Manager",
+            moto)
     }
 
     @Test("credentials from a ~/.aws profile work; a wrong secret fails with SignatureDoesNotMatch in one line; no region is a clear error")
@@ -250,8 +264,10 @@ struct RDSCommandTests {
         try "[cruddur]\naws_access_key_id = \(moto.accessKeyId)\naws_secret_access_key = \(moto.secretAccessKey)\n"
             .write(toFile: home + "/.aws/credentials", atomically: true, encoding: .utf8)
         try "[profile cruddur]\nregion = us-east-1\n".write(toFile: home + "/.aws/config", atomically: true, encoding: .utf8)
-        let profileEnvironment = moto.environment(home: home, ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_DEFAULT_REGION": "", "AWS_PROFILE": "cruddur"])
-        let viaProfile = try await runTool(cruddurExecutable, ["rds", "status", "--identifier", identifier, "--json"], environment: profileEnvironment)
+        let profileEnvironment = moto.environment(
+            home: home, ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_DEFAULT_REGION": "", "AWS_PROFILE": "cruddur"])
+        let viaProfile = try await runTool(
+            cruddurExecutable, ["rds", "status", "--identifier", identifier, "--json"], environment: profileEnvironment)
         #expect(viaProfile.status == 0, "\(viaProfile)")
         #expect(viaProfile.json["identifier"] as? String == identifier)
 
@@ -264,7 +280,8 @@ struct RDSCommandTests {
         expectOneLineFailure(noRegion, containing: "no AWS region", moto)
         let noCredentials = try await cruddur(["rds", "status"], moto, ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""])
         expectOneLineFailure(noCredentials, containing: "no AWS credentials", moto)
-        let unreachable = try await cruddur(["rds", "status", "--endpoint-url", "http://127.0.0.1:\(try freePort())", "--request-timeout", "3"], moto)
+        let unreachable = try await cruddur(
+            ["rds", "status", "--endpoint-url", "http://127.0.0.1:\(try freePort())", "--request-timeout", "3"], moto)
         expectOneLineFailure(unreachable, containing: "cannot reach", moto)
     }
 }

@@ -10,7 +10,9 @@ import Glibc
 #endif
 
 /// Runs `cruddur db …` as a child process and returns its exit status and combined output.
-private func db(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws -> (status: Int32?, output: String) {
+private func db(
+    _ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)
+) async throws -> (status: Int32?, output: String) {
     let child = try ChildProcess(cruddurExecutable, ["db"] + arguments, environment: cleanEnvironment(environment))
     let status = await child.waitForExit(timeout: timeout)
     if status == nil { child.signal(SIGKILL) }
@@ -92,7 +94,9 @@ struct DBCommandTests {
         #expect(pending.status == 1)
         #expect(pending.output.contains("pending"))
         let tablesAfterRollback = try await withTestConnection(settings) { connection in
-            let rows = try await connection.query("SELECT count(*)::int FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('users', 'activities')", logger: TestPostgres.logger)
+            let rows = try await connection.query(
+                "SELECT count(*)::int FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('users', 'activities')",
+                logger: TestPostgres.logger)
             for try await value in rows.decode(Int.self) { return value }
             return -1
         }
@@ -281,7 +285,9 @@ struct DBProductionTests {
         #expect(setup.status == 0, "\(setup.output)")
         #expect(try await count("users", in: settings) == 0)
 
-        for arguments in [["drop", "--prod"], ["reset", "--prod"], ["rollback", "--prod"], ["schema-load", "--force", "--prod"], ["seed", "--prod"]] {
+        for arguments in [
+            ["drop", "--prod"], ["reset", "--prod"], ["rollback", "--prod"], ["schema-load", "--force", "--prod"], ["seed", "--prod"],
+        ] {
             let refused = try await db(arguments, environment: environment)
             outputs.append(refused.output)
             #expect(refused.status == 1, "\(arguments): \(refused.output)")
@@ -313,9 +319,11 @@ struct DBProductionTests {
         #expect(failed.output.contains("password authentication failed"), "\(failed.output)")
         #expect(!failed.output.contains("not-the-Password-123"))
 
-        let viaPGPASSWORD = try await db(["status", "--prod"], environment: [
-            "PROD_CONNECTION_URL": try socketURL(settings), "PGPASSWORD": Self.password,
-        ])
+        let viaPGPASSWORD = try await db(
+            ["status", "--prod"],
+            environment: [
+                "PROD_CONNECTION_URL": try socketURL(settings), "PGPASSWORD": Self.password,
+            ])
         #expect(viaPGPASSWORD.status == 0, "\(viaPGPASSWORD.output)")
         #expect(!viaPGPASSWORD.output.contains(Self.password))
     }
@@ -326,8 +334,9 @@ struct DBProductionTests {
         let (environment, _) = try await productionEnvironment(database: name)
         #expect(try await db(["create", "--prod"], environment: environment).status == 0)
 
-        let child = try ChildProcess(cruddurExecutable, ["db", "connect", "--prod", "--", "-tA", "-c", "select 'connected as ' || current_user, pg_sleep(2)"],
-                                     environment: cleanEnvironment(environment))
+        let child = try ChildProcess(
+            cruddurExecutable, ["db", "connect", "--prod", "--", "-tA", "-c", "select 'connected as ' || current_user, pg_sleep(2)"],
+            environment: cleanEnvironment(environment))
         var sawPsql = false
         var leaked: [String] = []
         let deadline = ContinuousClock.now + .seconds(20)
@@ -356,9 +365,11 @@ struct DBProductionTests {
         #expect(setup.status == 0, "\(setup.output)")
         #expect(!setup.output.contains(Self.appRolePassword))
 
-        let missing = try await db(["migrate", "--prod", "--app-role", "cruddur_app"], environment: [
-            "PROD_CONNECTION_URL": environment["PROD_CONNECTION_URL"]!,
-        ])
+        let missing = try await db(
+            ["migrate", "--prod", "--app-role", "cruddur_app"],
+            environment: [
+                "PROD_CONNECTION_URL": environment["PROD_CONNECTION_URL"]!
+            ])
         #expect(missing.status == 1)
         #expect(missing.output.contains("CRUDDUR_APP_ROLE_PASSWORD"), "\(missing.output)")
         let badName = try await db(["setup", "--prod", "--app-role", "Robert'); DROP TABLE users;--"], environment: environment)
@@ -368,9 +379,11 @@ struct DBProductionTests {
         app.username = "cruddur_app"
         app.password = Self.appRolePassword
         try await withTestConnection(app) { connection in
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO users (display_name, handle, email, cognito_user_id) VALUES ('App', 'approle', 'app@example.com', 'app-sub')
-                """, logger: TestPostgres.logger).collect()
+                """, logger: TestPostgres.logger
+            ).collect()
             try await connection.query("UPDATE users SET display_name = 'App Role' WHERE handle = 'approle'", logger: TestPostgres.logger).collect()
             for ddl in ["CREATE TABLE intruder (id int)", "DROP TABLE activities", "ALTER TABLE users ADD COLUMN x int", "TRUNCATE users"] {
                 await #expect(throws: PSQLError.self, "\(ddl) should be refused") {

@@ -9,7 +9,8 @@ struct ServeAuthTests {
     @Test("local mode on loopback: one warning at start, and posts trust the body's user_handle")
     func localModeWarnsOnce() async throws {
         let port = try freePort()
-        let server = try ChildProcess(cruddurExecutable, ["serve"], environment: try await serveEnvironment(["HOST": "127.0.0.1", "PORT": "\(port)"]))
+        let server = try ChildProcess(
+            cruddurExecutable, ["serve"], environment: try await serveEnvironment(["HOST": "127.0.0.1", "PORT": "\(port)"]))
         #expect(await HTTP.waitUntilHealthy("http://127.0.0.1:\(port)/api/health", timeout: .seconds(30)), "\(server.output)")
         let post = try await HTTP.request(
             "POST", "http://127.0.0.1:\(port)/api/activities", body: #"{"user_handle": "jess-bk", "message": "local mode", "ttl": "1-day"}"#
@@ -23,7 +24,9 @@ struct ServeAuthTests {
         #expect(warnings.first?.contains("warning") == true)
     }
 
-    @Test("local mode on a non-loopback HOST is refused without --allow-unauthenticated-writes", arguments: ["0.0.0.0", "::", "192.0.2.10", "example.com"])
+    @Test(
+        "local mode on a non-loopback HOST is refused without --allow-unauthenticated-writes",
+        arguments: ["0.0.0.0", "::", "192.0.2.10", "example.com"])
     func nonLoopbackRefused(host: String) async throws {
         let port = try freePort()
         let child = try ChildProcess(cruddurExecutable, ["serve"], environment: try await serveEnvironment(["HOST": host, "PORT": "\(port)"]))
@@ -53,11 +56,13 @@ struct ServeAuthTests {
         let token = try await TestKeys.a.sign(.access())
         try await withJWKSServer(jwks) { url in
             let port = try freePort()
-            let server = try ChildProcess(cruddurExecutable, ["serve"], environment: try await serveEnvironment([
-                "HOST": "0.0.0.0", "PORT": "\(port)",
-                "AWS_COGNITO_USER_POOL_ID": TestPool.userPoolID, "AWS_COGNITO_USER_POOL_CLIENT_ID": TestPool.clientID,
-                "AWS_DEFAULT_REGION": TestPool.region, "COGNITO_JWKS_URL": url,
-            ]))
+            let server = try ChildProcess(
+                cruddurExecutable, ["serve"],
+                environment: try await serveEnvironment([
+                    "HOST": "0.0.0.0", "PORT": "\(port)",
+                    "AWS_COGNITO_USER_POOL_ID": TestPool.userPoolID, "AWS_COGNITO_USER_POOL_CLIENT_ID": TestPool.clientID,
+                    "AWS_DEFAULT_REGION": TestPool.region, "COGNITO_JWKS_URL": url,
+                ]))
             let base = "http://127.0.0.1:\(port)"
             #expect(await HTTP.waitUntilHealthy(base + "/api/health", timeout: .seconds(30)), "\(server.output)")
             let body = #"{"user_handle": "jess-bk", "message": "via the CLI", "ttl": "1-day"}"#
@@ -77,17 +82,26 @@ struct ServeAuthTests {
         }
     }
 
-    @Test("incomplete or inconsistent Cognito settings are one line on stderr and a non-zero exit", arguments: [
-        ["AWS_COGNITO_USER_POOL_ID": "us-east-1_TestPool1"],
-        ["AWS_COGNITO_USER_POOL_CLIENT_ID": "testclient0123456789abcdef"],
-        ["AWS_COGNITO_USER_POOL_ID": "not a pool", "AWS_COGNITO_USER_POOL_CLIENT_ID": "testclient0123456789abcdef"],
-        ["AWS_COGNITO_USER_POOL_ID": "us-east-1_TestPool1", "AWS_COGNITO_USER_POOL_CLIENT_ID": "bad client!"],
-        ["AWS_COGNITO_USER_POOL_ID": "us-east-1_TestPool1", "AWS_COGNITO_USER_POOL_CLIENT_ID": "testclient0123456789abcdef", "AWS_DEFAULT_REGION": "eu-west-2"],
-        ["AWS_COGNITO_USER_POOL_ID": "us-east-1_TestPool1", "AWS_COGNITO_USER_POOL_CLIENT_ID": "testclient0123456789abcdef", "COGNITO_JWKS_URL": "ftp://x/y"],
-    ])
+    @Test(
+        "incomplete or inconsistent Cognito settings are one line on stderr and a non-zero exit",
+        arguments: [
+            ["AWS_COGNITO_USER_POOL_ID": "us-east-1_TestPool1"],
+            ["AWS_COGNITO_USER_POOL_CLIENT_ID": "testclient0123456789abcdef"],
+            ["AWS_COGNITO_USER_POOL_ID": "not a pool", "AWS_COGNITO_USER_POOL_CLIENT_ID": "testclient0123456789abcdef"],
+            ["AWS_COGNITO_USER_POOL_ID": "us-east-1_TestPool1", "AWS_COGNITO_USER_POOL_CLIENT_ID": "bad client!"],
+            [
+                "AWS_COGNITO_USER_POOL_ID": "us-east-1_TestPool1", "AWS_COGNITO_USER_POOL_CLIENT_ID": "testclient0123456789abcdef",
+                "AWS_DEFAULT_REGION": "eu-west-2",
+            ],
+            [
+                "AWS_COGNITO_USER_POOL_ID": "us-east-1_TestPool1", "AWS_COGNITO_USER_POOL_CLIENT_ID": "testclient0123456789abcdef",
+                "COGNITO_JWKS_URL": "ftp://x/y",
+            ],
+        ])
     func badCognitoEnvironment(overrides: [String: String]) async throws {
         let port = try freePort()
-        let child = try ChildProcess(cruddurExecutable, ["serve"], environment: try await serveEnvironment(overrides.merging(["PORT": "\(port)"]) { $1 }))
+        let child = try ChildProcess(
+            cruddurExecutable, ["serve"], environment: try await serveEnvironment(overrides.merging(["PORT": "\(port)"]) { $1 }))
         #expect(await child.waitForExit(timeout: .seconds(20)) == 1)
         let lines = child.output.split(whereSeparator: \.isNewline)
         #expect(lines.count == 1, "\(child.output)")

@@ -18,7 +18,8 @@ struct ServeCommandTests {
         let feed = try await HTTP.request("GET", base + "/api/activities/home")
         #expect(feed.status == 200)
         #expect(feed.body.contains("This was imported as seed data!"))
-        let post = try await HTTP.request("POST", base + "/api/activities", body: #"{"user_handle": "bayko", "message": "Hello from a test", "ttl": "1-day"}"#)
+        let post = try await HTTP.request(
+            "POST", base + "/api/activities", body: #"{"user_handle": "bayko", "message": "Hello from a test", "ttl": "1-day"}"#)
         #expect(post.status == 200)
         let after = try await HTTP.request("GET", base + "/api/activities/home")
         let items = try JSONSerialization.jsonObject(with: Data(after.body.utf8)) as? [[String: Any]]
@@ -40,9 +41,11 @@ struct ServeCommandTests {
         #expect(try !cluster.isRunning())
     }
 
-    @Test("bad configuration is one line on stderr and a non-zero exit", arguments: [
-        ["PORT": "eighty"], ["CONNECTION_URL": "mysql://x"], ["FRONTEND_URL": "not a url"],
-    ])
+    @Test(
+        "bad configuration is one line on stderr and a non-zero exit",
+        arguments: [
+            ["PORT": "eighty"], ["CONNECTION_URL": "mysql://x"], ["FRONTEND_URL": "not a url"],
+        ])
     func badEnvironment(overrides: [String: String]) async throws {
         let child = try ChildProcess(cruddurExecutable, ["serve"], environment: cleanEnvironment(overrides))
         let status = await child.waitForExit(timeout: .seconds(20))
@@ -65,7 +68,8 @@ struct ServeCommandTests {
         #expect(await refused.waitForExit(timeout: .seconds(20)) == 1)
         #expect(refused.output.contains("pending migration"), "\(refused.output)")
 
-        let migrating = try ChildProcess(cruddurExecutable, ["serve", "--migrate"], environment: cleanEnvironment(["CONNECTION_URL": url, "PORT": "\(port)"]))
+        let migrating = try ChildProcess(
+            cruddurExecutable, ["serve", "--migrate"], environment: cleanEnvironment(["CONNECTION_URL": url, "PORT": "\(port)"]))
         #expect(await HTTP.waitUntilHealthy("http://127.0.0.1:\(port)/api/health", timeout: .seconds(30)), "\(migrating.output)")
         let feed = try await HTTP.request("GET", "http://127.0.0.1:\(port)/api/activities/home")
         #expect(feed.status == 200 && feed.body == "[]")

@@ -7,7 +7,8 @@ struct ConnectionSettingsTests {
 
     @Test("user, password, host, port, database, sslmode")
     func full() throws {
-        let settings = try ConnectionSettings(url: "postgresql://cruddurroot:s%40cret@db.example.com:6543/cruddur?sslmode=verify-full&sslrootcert=/etc/rds.pem", environment: none)
+        let settings = try ConnectionSettings(
+            url: "postgresql://cruddurroot:s%40cret@db.example.com:6543/cruddur?sslmode=verify-full&sslrootcert=/etc/rds.pem", environment: none)
         #expect(settings.username == "cruddurroot")
         #expect(settings.password == "s@cret")
         #expect(settings.endpoint == .tcp(host: "db.example.com", port: 6543))
@@ -43,7 +44,8 @@ struct ConnectionSettingsTests {
 
     @Test("password from PGPASSWORD, then the password file")
     func passwordSources() throws {
-        let fromEnvironment = try ConnectionSettings(url: "postgresql://u@h/db", environment: ["PGPASSWORD": "env-secret", "PGPASSFILE": "/dev/null"])
+        let fromEnvironment = try ConnectionSettings(
+            url: "postgresql://u@h/db", environment: ["PGPASSWORD": "env-secret", "PGPASSFILE": "/dev/null"])
         #expect(fromEnvironment.password == "env-secret")
         let file = "/tmp/cruddur-pgpass-\(UInt32.random(in: 0...UInt32.max))"
         try "# comment\nother:5432:*:u:wrong\nh:5432:db:u:file\\:secret\n".write(toFile: file, atomically: true, encoding: .utf8)
@@ -51,11 +53,13 @@ struct ConnectionSettingsTests {
         #expect(fromFile.password == "file:secret")
     }
 
-    @Test("bad URLs are refused with a reason", arguments: [
-        "mysql://u@h/db", "postgresql://u@h:notaport/db", "postgresql://u@h:70000/db",
-        "postgresql://u@h/db?sslmode=sometimes", "postgresql://u@h/db?frobnicate=1", "postgresql://u@[::1/db",
-        "postgresql://u@h/db%zz",
-    ])
+    @Test(
+        "bad URLs are refused with a reason",
+        arguments: [
+            "mysql://u@h/db", "postgresql://u@h:notaport/db", "postgresql://u@h:70000/db",
+            "postgresql://u@h/db?sslmode=sometimes", "postgresql://u@h/db?frobnicate=1", "postgresql://u@[::1/db",
+            "postgresql://u@h/db%zz",
+        ])
     func badURLs(url: String) {
         #expect(throws: ConnectionSettingsError.self) { try ConnectionSettings(url: url, environment: none) }
     }

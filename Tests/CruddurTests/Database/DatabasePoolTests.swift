@@ -81,7 +81,9 @@ struct DatabasePoolTests {
                 }
                 var total = (ok: 0, failed: 0, terminated: 0)
                 for try await counts in group {
-                    if counts.failed < 0 { total.terminated = -counts.failed } else {
+                    if counts.failed < 0 {
+                        total.terminated = -counts.failed
+                    } else {
                         total.ok += counts.ok
                         total.failed += counts.failed
                     }
@@ -102,7 +104,8 @@ struct DatabasePoolTests {
     @Test("nothing listens: calls fail at once with a clear reason, not at the deadline")
     func failFastWhenRefused() async throws {
         let port = try freePort()
-        let settings = ConnectionSettings(endpoint: .tcp(host: "127.0.0.1", port: port), username: "nobody", password: nil, database: "none", sslMode: .disable)
+        let settings = ConnectionSettings(
+            endpoint: .tcp(host: "127.0.0.1", port: port), username: "nobody", password: nil, database: "none", sslMode: .disable)
         try await withPool(settings, size: 4, deadline: .seconds(20)) { (pool: DatabasePool) async throws in
             for attempt in 0..<5 {
                 let started = ContinuousClock.now

@@ -50,23 +50,33 @@ struct LocalClusterTests {
         let settings = try await TestPostgres.shared.makeDatabase(seeded: true)
         try await withTestConnection(settings) { connection in
             let logger = TestPostgres.logger
-            let types = try await connection.query("""
+            let types = try await connection.query(
+                """
                 SELECT column_name || ':' || data_type || ':' || is_nullable FROM information_schema.columns
                 WHERE table_schema = 'public' AND table_name IN ('users', 'activities')
-                """, logger: logger).collect().map { try $0.decode(String.self) }
+                """, logger: logger
+            ).collect().map { try $0.decode(String.self) }
             #expect(types.contains("reply_to_activity_uuid:uuid:YES"))
             #expect(types.contains("created_at:timestamp with time zone:NO"))
             #expect(types.contains("replies_count:integer:NO"))
             // Unique handle, unique Cognito id where present, foreign key to users.
             await #expect(throws: (any Error).self) {
-                try await connection.query("INSERT INTO public.users (display_name, handle, email) VALUES ('x', 'bayko', 'x@x')", logger: logger).collect()
+                try await connection.query("INSERT INTO public.users (display_name, handle, email) VALUES ('x', 'bayko', 'x@x')", logger: logger)
+                    .collect()
             }
             await #expect(throws: (any Error).self) {
-                try await connection.query("INSERT INTO public.users (display_name, handle, email, cognito_user_id) VALUES ('x', 'x1', 'x@x', 'MOCK-bayko')", logger: logger).collect()
+                try await connection.query(
+                    "INSERT INTO public.users (display_name, handle, email, cognito_user_id) VALUES ('x', 'x1', 'x@x', 'MOCK-bayko')", logger: logger
+                ).collect()
             }
-            try await connection.query("INSERT INTO public.users (display_name, handle, email, cognito_user_id) VALUES ('x', 'x2', 'x@x', NULL), ('y', 'y2', 'y@y', NULL)", logger: logger).collect()
+            try await connection.query(
+                "INSERT INTO public.users (display_name, handle, email, cognito_user_id) VALUES ('x', 'x2', 'x@x', NULL), ('y', 'y2', 'y@y', NULL)",
+                logger: logger
+            ).collect()
             await #expect(throws: (any Error).self) {
-                try await connection.query("INSERT INTO public.activities (user_uuid, message, expires_at) VALUES (gen_random_uuid(), 'x', now())", logger: logger).collect()
+                try await connection.query(
+                    "INSERT INTO public.activities (user_uuid, message, expires_at) VALUES (gen_random_uuid(), 'x', now())", logger: logger
+                ).collect()
             }
         }
     }
@@ -76,7 +86,9 @@ struct LocalClusterTests {
         let settings = try await TestPostgres.shared.makeDatabase(seeded: true)
         try await withTestConnection(settings) { connection in
             try await SeedData.load(on: connection, logger: TestPostgres.logger)
-            let rows = try await connection.query("SELECT (SELECT count(*) FROM public.users)::int8, (SELECT count(*) FROM public.activities)::int8", logger: TestPostgres.logger).collect()
+            let rows = try await connection.query(
+                "SELECT (SELECT count(*) FROM public.users)::int8, (SELECT count(*) FROM public.activities)::int8", logger: TestPostgres.logger
+            ).collect()
             let (users, activities) = try rows[0].decode((Int64, Int64).self)
             #expect(users == 2 && activities == 1)
         }

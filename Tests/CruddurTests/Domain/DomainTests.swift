@@ -30,16 +30,18 @@ struct DomainTests {
         #expect(exactly280.unicodeScalars.count == 280)
         #expect(try NewActivity.validate(ActivityDraft(userHandle: "a", message: exactly280, ttl: "1-hour")).get().message == exactly280)
         let over = exactly280 + "x"
-        #expect(NewActivity.validate(ActivityDraft(userHandle: "a", message: over, ttl: "1-hour"))
-            == .failure(ValidationFailure(errors: [.messageExceedMaxChars], author: .handle("a"))))
+        #expect(
+            NewActivity.validate(ActivityDraft(userHandle: "a", message: over, ttl: "1-hour"))
+                == .failure(ValidationFailure(errors: [.messageExceedMaxChars], author: .handle("a"))))
     }
 
     @Test("with a Cognito subject the author is that user and the body's user_handle is not required")
     func cognitoAuthor() throws {
         let valid = try NewActivity.validate(ActivityDraft(userHandle: nil, message: "hi", ttl: "1-day"), cognitoSub: "sub-1").get()
         #expect(valid.author == .cognitoSub("sub-1"))
-        #expect(NewActivity.validate(ActivityDraft(userHandle: "ignored", message: "", ttl: "1-day"), cognitoSub: "sub-1")
-            == .failure(ValidationFailure(errors: [.messageBlank], author: .cognitoSub("sub-1"))))
+        #expect(
+            NewActivity.validate(ActivityDraft(userHandle: "ignored", message: "", ttl: "1-day"), cognitoSub: "sub-1")
+                == .failure(ValidationFailure(errors: [.messageBlank], author: .cognitoSub("sub-1"))))
     }
 
     @Test("ISO-8601 with microseconds, across dates before and after the epoch")
@@ -67,8 +69,10 @@ struct DomainTests {
     func cursors() throws {
         let cursor = FeedCursor(createdAt: Timestamp(microsecondsSinceEpoch: 1_700_000_000_123_456), uuid: "0b5e5d1c-5eed-4c0d-a7a1-000000000001")
         #expect(FeedCursor(token: cursor.token) == cursor)
-        for bad in ["", "_", "1_2", "x_0b5e5d1c-5eed-4c0d-a7a1-000000000001", "-5_0b5e5d1c-5eed-4c0d-a7a1-000000000001",
-                    "1_0b5e5d1c-5eed-4c0d-a7a1-00000000000g", "1_0b5e5d1c-5eed-4c0d-a7a1-000000000001_2", "1_'; DROP TABLE users"] {
+        for bad in [
+            "", "_", "1_2", "x_0b5e5d1c-5eed-4c0d-a7a1-000000000001", "-5_0b5e5d1c-5eed-4c0d-a7a1-000000000001",
+            "1_0b5e5d1c-5eed-4c0d-a7a1-00000000000g", "1_0b5e5d1c-5eed-4c0d-a7a1-000000000001_2", "1_'; DROP TABLE users",
+        ] {
             #expect(FeedCursor(token: bad) == nil)
         }
     }

@@ -1,6 +1,6 @@
 import CruddurDatabase
-import CruddurLocalPostgres
 import CruddurLambda
+import CruddurLocalPostgres
 import Foundation
 import Logging
 import PostgresNIO
@@ -66,12 +66,14 @@ struct BootstrapPackageTests {
         let child = try await standIn.serve { endpoint in
             for event in events { await standIn.enqueue(event) }
             // The application role's password goes in CONNECTION_URL, as in the Lambda's configuration.
-            let child = try ChildProcess(bootstrap, [], environment: [
-                "AWS_LAMBDA_RUNTIME_API": endpoint,
-                "CONNECTION_URL": "postgresql://cruddur_app:\(appPassword)@localhost:\(port)/cruddur",
-                "PGPASSFILE": "/dev/null",
-                "PATH": "/usr/bin:/bin",
-            ])
+            let child = try ChildProcess(
+                bootstrap, [],
+                environment: [
+                    "AWS_LAMBDA_RUNTIME_API": endpoint,
+                    "CONNECTION_URL": "postgresql://cruddur_app:\(appPassword)@localhost:\(port)/cruddur",
+                    "PGPASSFILE": "/dev/null",
+                    "PATH": "/usr/bin:/bin",
+                ])
             let reports = await standIn.waitForReports(events.count, timeout: .seconds(20))
             try #require(reports.count == events.count, "bootstrap output: \(child.output)")
             #expect(reports.map(\.kind) == ["response", "error", "response"])
@@ -89,7 +91,9 @@ struct BootstrapPackageTests {
                 latencies.append(try #require(reports[count].latency))
             }
             let median = latencies.sorted()[latencies.count / 2]
-            print("bootstrap warm invocation against local PostgreSQL over TCP: median \(median) of \(latencies.count), min \(latencies.min()!), max \(latencies.max()!)")
+            print(
+                "bootstrap warm invocation against local PostgreSQL over TCP: median \(median) of \(latencies.count), min \(latencies.min()!), max \(latencies.max()!)"
+            )
             #expect(median < .seconds(1))
             // One pool per execution environment: all those invocations went through one server connection.
             let backends = try await InvocationLoopTests.backends(of: PostConfirmationRuntime.applicationName, in: admin)
@@ -113,9 +117,11 @@ struct BootstrapPackageTests {
         let bootstrap = URL(fileURLWithPath: zip).deletingLastPathComponent().appendingPathComponent("bootstrap").path
         let standIn = RuntimeAPIStandIn()
         let status = try await standIn.serve { endpoint in
-            let child = try ChildProcess(bootstrap, [], environment: [
-                "AWS_LAMBDA_RUNTIME_API": endpoint, "CONNECTION_URL": "postgresql://app:hunter2-secret@localhost/cruddur?sslmode=maybe",
-            ])
+            let child = try ChildProcess(
+                bootstrap, [],
+                environment: [
+                    "AWS_LAMBDA_RUNTIME_API": endpoint, "CONNECTION_URL": "postgresql://app:hunter2-secret@localhost/cruddur?sslmode=maybe",
+                ])
             let status = await child.waitForExit(timeout: .seconds(10))
             #expect(!child.output.contains("hunter2"))
             return status

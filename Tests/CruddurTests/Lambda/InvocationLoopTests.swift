@@ -74,12 +74,18 @@ struct InvocationLoopTests {
     @Test func startUpFailuresAreReportedToInitError() async throws {
         let cases: [([String: String], String)] = [
             ([:], "CONNECTION_URL is not set: give the function the database URL in its environment"),
-            (["CONNECTION_URL": "mysql://app:hunter2-secret@db.example.com/cruddur"],
-             "CONNECTION_URL: invalid connection URL: it must start with postgresql:// or postgres://"),
-            (["CONNECTION_URL": "postgresql://app:hunter2-secret@db.example.com/cruddur?sslmode=sometimes"],
-             "CONNECTION_URL: invalid connection URL: sslmode 'sometimes' is not one of disable, allow, prefer, require, verify-ca, verify-full"),
-            (["CONNECTION_URL": "postgresql://app:hunter2-secret@db.example.com/cruddur?sslmode=verify-full&sslrootcert=/nonexistent.pem"],
-             "CONNECTION_URL: cannot read the sslrootcert file '/nonexistent.pem' as PEM certificates"),
+            (
+                ["CONNECTION_URL": "mysql://app:hunter2-secret@db.example.com/cruddur"],
+                "CONNECTION_URL: invalid connection URL: it must start with postgresql:// or postgres://"
+            ),
+            (
+                ["CONNECTION_URL": "postgresql://app:hunter2-secret@db.example.com/cruddur?sslmode=sometimes"],
+                "CONNECTION_URL: invalid connection URL: sslmode 'sometimes' is not one of disable, allow, prefer, require, verify-ca, verify-full"
+            ),
+            (
+                ["CONNECTION_URL": "postgresql://app:hunter2-secret@db.example.com/cruddur?sslmode=verify-full&sslrootcert=/nonexistent.pem"],
+                "CONNECTION_URL: cannot read the sslrootcert file '/nonexistent.pem' as PEM certificates"
+            ),
         ]
         for (variables, message) in cases {
             let standIn = RuntimeAPIStandIn()

@@ -23,10 +23,12 @@ struct PostConfirmationHandlerTests {
                 return
             }
             let stored = try await repository.find(cognitoUserID: attributes["sub"]!)
-            #expect(stored == CognitoUserRepository.StoredUser(
-                uuid: uuid, cognitoUserID: attributes["sub"]!, email: attributes["email"]!,
-                displayName: "Ada Lovelace", handle: "ada"
-            ))
+            #expect(
+                stored
+                    == CognitoUserRepository.StoredUser(
+                        uuid: uuid, cognitoUserID: attributes["sub"]!, email: attributes["email"]!,
+                        displayName: "Ada Lovelace", handle: "ada"
+                    ))
         }
     }
 
@@ -92,7 +94,8 @@ struct PostConfirmationHandlerTests {
         try await withPostConfirmationHandler(database) { handler, repository in
             let first = try await handler.handle(cognitoEvent(attributes: original), context: InvocationContext(requestID: "r1"))
             let second = try await handler.handle(
-                cognitoEvent(triggerSource: "PostConfirmation_ConfirmForgotPassword", attributes: changed), context: InvocationContext(requestID: "r2")
+                cognitoEvent(triggerSource: "PostConfirmation_ConfirmForgotPassword", attributes: changed),
+                context: InvocationContext(requestID: "r2")
             )
             guard case .stored(.created(let uuid), _, _) = first.result, case .stored(.updated(let sameUUID), _, _) = second.result else {
                 Issue.record("expected created then updated, got \(first.result) and \(second.result)")
@@ -139,7 +142,8 @@ struct PostConfirmationHandlerTests {
         let before = try await userCount(database)
         try await withPostConfirmationHandler(database) { handler, _ in
             let error = await handlerError(handler, event)
-            #expect(error == LambdaFunctionError(errorType: "Cruddur.InvalidEvent", errorMessage: "the event has no request.userAttributes.\(attribute)"))
+            #expect(
+                error == LambdaFunctionError(errorType: "Cruddur.InvalidEvent", errorMessage: "the event has no request.userAttributes.\(attribute)"))
         }
         #expect(try await userCount(database) == before)
     }
@@ -151,13 +155,19 @@ struct PostConfirmationHandlerTests {
         (#"{"userPoolId": "us-east-1_A1", "request": {"userAttributes": {}}}"#, "the event has no triggerSource"),
         (#"{"triggerSource": 7}"#, "the event's triggerSource must be a string, not a number"),
         (#"{"triggerSource": "PostConfirmation_ConfirmSignUp", "request": {"userAttributes": {}}}"#, "the event has no userPoolId"),
-        (#"{"triggerSource": "PostConfirmation_ConfirmSignUp", "userPoolId": "not a pool"}"#,
-         "the event's userPoolId is not a user pool id like us-east-1_AbC123"),
+        (
+            #"{"triggerSource": "PostConfirmation_ConfirmSignUp", "userPoolId": "not a pool"}"#,
+            "the event's userPoolId is not a user pool id like us-east-1_AbC123"
+        ),
         (#"{"triggerSource": "PostConfirmation_ConfirmSignUp", "userPoolId": "us-east-1_A1"}"#, "the event has no request"),
-        (#"{"triggerSource": "PostConfirmation_ConfirmSignUp", "userPoolId": "us-east-1_A1", "request": {"userAttributes": []}}"#,
-         "the event's request.userAttributes must be an object, not an array"),
-        (#"{"triggerSource": "PostConfirmation_ConfirmSignUp", "userPoolId": "us-east-1_A1", "request": null}"#,
-         "the event's request must be an object, not null"),
+        (
+            #"{"triggerSource": "PostConfirmation_ConfirmSignUp", "userPoolId": "us-east-1_A1", "request": {"userAttributes": []}}"#,
+            "the event's request.userAttributes must be an object, not an array"
+        ),
+        (
+            #"{"triggerSource": "PostConfirmation_ConfirmSignUp", "userPoolId": "us-east-1_A1", "request": null}"#,
+            "the event's request must be an object, not null"
+        ),
     ]
 
     @Test func malformedEventsAreErrors() async throws {
@@ -174,16 +184,16 @@ struct PostConfirmationHandlerTests {
     /// Attributes of the wrong type or with values that cannot be stored, as events, with the message each gets.
     static func badAttributeEvents() -> [([UInt8], String)] {
         let cases: [(String, Any, String)] = [
-        ("sub", 42, "the event's request.userAttributes.sub must be a string, not a number"),
-        ("email", NSNull(), "the event's request.userAttributes.email must be a string, not null"),
-        ("name", ["first": "Ada"], "the event's request.userAttributes.name must be a string, not an object"),
-        ("preferred_username", true, "the event's request.userAttributes.preferred_username must be a string, not a boolean"),
-        ("sub", "not-a-uuid", "the event's user attribute 'sub' is not a UUID"),
-        ("email", "nobody", "the event's user attribute 'email' is not an e-mail address"),
-        ("name", "   ", "the event's user attribute 'name' is blank"),
-        ("name", "Ada\u{0}Lovelace", "the event's user attribute 'name' contains control characters"),
-        ("preferred_username", "two words", "the event's user attribute 'preferred_username' contains a space, '/' or '@'"),
-        ("preferred_username", String(repeating: "x", count: 65), "the event's user attribute 'preferred_username' is longer than 64 characters"),
+            ("sub", 42, "the event's request.userAttributes.sub must be a string, not a number"),
+            ("email", NSNull(), "the event's request.userAttributes.email must be a string, not null"),
+            ("name", ["first": "Ada"], "the event's request.userAttributes.name must be a string, not an object"),
+            ("preferred_username", true, "the event's request.userAttributes.preferred_username must be a string, not a boolean"),
+            ("sub", "not-a-uuid", "the event's user attribute 'sub' is not a UUID"),
+            ("email", "nobody", "the event's user attribute 'email' is not an e-mail address"),
+            ("name", "   ", "the event's user attribute 'name' is blank"),
+            ("name", "Ada\u{0}Lovelace", "the event's user attribute 'name' contains control characters"),
+            ("preferred_username", "two words", "the event's user attribute 'preferred_username' contains a space, '/' or '@'"),
+            ("preferred_username", String(repeating: "x", count: 65), "the event's user attribute 'preferred_username' is longer than 64 characters"),
         ]
         return cases.map { attribute, value, message in
             var attributes: [String: Any] = userAttributes()
@@ -222,7 +232,8 @@ struct PostConfirmationHandlerTests {
 
     @Test func unknownFieldsSurviveByteForByte() async throws {
         let sub = UUID().uuidString.lowercased()
-        let event = Array("""
+        let event = Array(
+            """
             {  "version":"1","triggerSource" : "PostConfirmation_ConfirmSignUp","region":"eu-west-1",
                "userPoolId":"eu-west-1_Zz9","userName":"\(sub)","futureField":{"nested":[1,2.50,1e3,null,true],"emoji":"🦆 \\u00e9"},
                "request":{"userAttributes":{"sub":"\(sub)","email":"duck@example.com","name":"Dück","preferred_username":"duck-\(sub.prefix(6))",

@@ -73,7 +73,8 @@ actor RuntimeAPIStandIn {
             var headers = HTTPFields()
             headers[HTTPField.Name("Lambda-Runtime-Aws-Request-Id")!] = id
             headers[HTTPField.Name("Lambda-Runtime-Deadline-Ms")!] = String(deadline)
-            headers[HTTPField.Name("Lambda-Runtime-Invoked-Function-Arn")!] = "arn:aws:lambda:us-east-1:123456789012:function:cruddur-post-confirmation"
+            headers[HTTPField.Name("Lambda-Runtime-Invoked-Function-Arn")!] =
+                "arn:aws:lambda:us-east-1:123456789012:function:cruddur-post-confirmation"
             headers[.contentType] = "application/json"
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: event)))
         }

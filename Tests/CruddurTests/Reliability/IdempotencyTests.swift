@@ -127,7 +127,8 @@ struct IdempotencyTests {
         try await withTestApp(database: database) { client in
             let first = try await post(client, message: "yesterday", key: "old-key")
             try await withTestConnection(database) { connection in
-                try await connection.query("UPDATE idempotency_keys SET created_at = now() - interval '25 hours'", logger: TestPostgres.logger).collect()
+                try await connection.query("UPDATE idempotency_keys SET created_at = now() - interval '25 hours'", logger: TestPostgres.logger)
+                    .collect()
             }
             let later = try await post(client, message: "today", key: "old-key")
             #expect(later.status == .ok && !later.replayed)

@@ -52,9 +52,11 @@ private struct RunningServer {
 
     static func start(url: String, executable: String = cruddurExecutable, logLevel: String = "debug") async throws -> RunningServer {
         let port = try freePort()
-        let process = try ChildProcess(executable, ["serve"], environment: cleanEnvironment([
-            "CONNECTION_URL": url, "PORT": "\(port)", "LOG_LEVEL": logLevel,
-        ]))
+        let process = try ChildProcess(
+            executable, ["serve"],
+            environment: cleanEnvironment([
+                "CONNECTION_URL": url, "PORT": "\(port)", "LOG_LEVEL": logLevel,
+            ]))
         let server = RunningServer(process: process, port: port)
         guard await HTTP.waitUntilHealthy(server.base + "/api/health", timeout: .seconds(30)) else {
             process.signal(SIGKILL)
@@ -70,7 +72,8 @@ private struct OutageTestError: Error, CustomStringConvertible {
 }
 
 private func post(_ base: String, message: String) async throws -> HTTP.Reply {
-    let body = try String(decoding: JSONSerialization.data(withJSONObject: ["user_handle": "bayko", "message": message, "ttl": "1-day"]), as: UTF8.self)
+    let body = try String(
+        decoding: JSONSerialization.data(withJSONObject: ["user_handle": "bayko", "message": message, "ttl": "1-day"]), as: UTF8.self)
     return try await HTTP.request("POST", base + "/api/activities", body: body)
 }
 
@@ -92,7 +95,8 @@ struct OutageTests {
         var replies: [HTTP.Reply] = []
         for (method, path) in [("GET", "/api/health"), ("GET", "/api/activities/home"), ("POST", "/api/activities")] {
             let started = ContinuousClock.now
-            let reply = method == "POST"
+            let reply =
+                method == "POST"
                 ? try await post(server.base, message: "during the outage")
                 : try await HTTP.request(method, server.base + path)
             let elapsed = ContinuousClock.now - started
@@ -272,9 +276,11 @@ struct OutageTests {
         defer { try? cluster.startServer() }
 
         let port = try freePort()
-        let serve = try ChildProcess(cruddurExecutable, ["serve"], environment: cleanEnvironment([
-            "CONNECTION_URL": url, "PORT": "\(port)", "LOG_LEVEL": "trace",
-        ]))
+        let serve = try ChildProcess(
+            cruddurExecutable, ["serve"],
+            environment: cleanEnvironment([
+                "CONNECTION_URL": url, "PORT": "\(port)", "LOG_LEVEL": "trace",
+            ]))
         let serveStatus = await serve.waitForExit(timeout: .seconds(30))
         if serveStatus == nil { serve.signal(SIGKILL) }
         #expect(serveStatus == 1, "\(serve.output)")
@@ -282,7 +288,8 @@ struct OutageTests {
 
         var outputs = [serve.output]
         for arguments in [["status"], ["sessions"], ["connect", "--", "-c", "select 1"], ["wait", "--timeout", "1"]] {
-            let child = try ChildProcess(cruddurExecutable, ["db"] + arguments, environment: cleanEnvironment(["CONNECTION_URL": url, "LOG_LEVEL": "trace"]))
+            let child = try ChildProcess(
+                cruddurExecutable, ["db"] + arguments, environment: cleanEnvironment(["CONNECTION_URL": url, "LOG_LEVEL": "trace"]))
             let status = await child.waitForExit(timeout: .seconds(30))
             if status == nil { child.signal(SIGKILL) }
             #expect(status != nil && status != 0, "\(arguments): \(child.output)")

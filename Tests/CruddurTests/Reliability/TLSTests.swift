@@ -42,11 +42,13 @@ private actor TLSCluster {
         guard openssl.wait() == 0 else { throw TLSTestError("openssl could not make the test certificates") }
 
         let port = try freePort()
-        let cluster = try LocalCluster.temporary(label: "tls", superuserPassword: Self.password, tcpPort: port, extraSettings: [
-            "ssl = on",
-            "ssl_cert_file = '\(directory)/server.pem'",
-            "ssl_key_file = '\(directory)/server.key'",
-        ])
+        let cluster = try LocalCluster.temporary(
+            label: "tls", superuserPassword: Self.password, tcpPort: port,
+            extraSettings: [
+                "ssl = on",
+                "ssl_cert_file = '\(directory)/server.pem'",
+                "ssl_key_file = '\(directory)/server.key'",
+            ])
         let lease = try cluster.acquire(logger: TestPostgres.logger)
         let result = Started(port: port, caPath: directory + "/ca.pem", otherCAPath: directory + "/other-ca.pem")
         started = (result, lease)
@@ -111,7 +113,8 @@ struct TLSTests {
     func missingRootCertificate() async throws {
         let tls = try await TLSCluster.shared.start()
         do {
-            _ = try await encryptedSession("postgresql://postgres@localhost:\(tls.port)/postgres?sslmode=verify-full&sslrootcert=%2Fnonexistent%2Fca.pem")
+            _ = try await encryptedSession(
+                "postgresql://postgres@localhost:\(tls.port)/postgres?sslmode=verify-full&sslrootcert=%2Fnonexistent%2Fca.pem")
             Issue.record("connected without the root certificate file")
         } catch {
             #expect(String(describing: error).contains("/nonexistent/ca.pem"), "\(error)")

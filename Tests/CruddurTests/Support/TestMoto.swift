@@ -93,7 +93,8 @@ struct MotoEndpoint: Sendable {
             "IpProtocol=tcp,FromPort=5432,ToPort=5432,IpRanges=[{CidrIp=198.51.100.1/32,Description=GITPOD}]",
         ])
         guard rule.status == 0, let rules = rule.json["SecurityGroupRules"] as? [[String: Any]],
-              let ruleId = rules.first?["SecurityGroupRuleId"] as? String else { throw TestMotoError("authorize-security-group-ingress: \(rule)") }
+            let ruleId = rules.first?["SecurityGroupRuleId"] as? String
+        else { throw TestMotoError("authorize-security-group-ingress: \(rule)") }
         return (groupId, ruleId)
     }
 }
@@ -150,14 +151,19 @@ actor TestMoto {
         // The three unauthenticated calls: a user, its inline policy (moto has no AWS-managed policies), its key.
         let bootstrap = MotoEndpoint(url: url, accessKeyId: "bootstrap", secretAccessKey: "bootstrap", vpcId: "")
         let user = "cruddur-tests"
-        let policy = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["rds:*","ec2:*","secretsmanager:*","kms:*"],"Resource":"*"}]}"#
-        for arguments in [["iam", "create-user", "--user-name", user], ["iam", "put-user-policy", "--user-name", user, "--policy-name", "cruddur", "--policy-document", policy]] {
+        let policy =
+            #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["rds:*","ec2:*","secretsmanager:*","kms:*"],"Resource":"*"}]}"#
+        for arguments in [
+            ["iam", "create-user", "--user-name", user],
+            ["iam", "put-user-policy", "--user-name", user, "--policy-name", "cruddur", "--policy-document", policy],
+        ] {
             let result = try await bootstrap.aws(arguments)
             guard result.status == 0 else { throw TestMotoError("moto bootstrap \(arguments[1]): \(result)") }
         }
         let key = try await bootstrap.aws(["iam", "create-access-key", "--user-name", user])
         guard key.status == 0, let accessKey = key.json["AccessKey"] as? [String: Any],
-              let id = accessKey["AccessKeyId"] as? String, let secret = accessKey["SecretAccessKey"] as? String else {
+            let id = accessKey["AccessKeyId"] as? String, let secret = accessKey["SecretAccessKey"] as? String
+        else {
             throw TestMotoError("moto bootstrap create-access-key: \(key)")
         }
 

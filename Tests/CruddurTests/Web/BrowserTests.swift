@@ -31,7 +31,8 @@ struct BrowserTests {
         let port = try freePort()
         let base = "http://127.0.0.1:\(port)"
         let server = try ChildProcess(
-            cruddurExecutable, ["serve"], environment: cleanEnvironment([
+            cruddurExecutable, ["serve"],
+            environment: cleanEnvironment([
                 "CONNECTION_URL": database.libpqURL, "PORT": "\(port)",
                 "AWS_COGNITO_USER_POOL_ID": "", "AWS_COGNITO_USER_POOL_CLIENT_ID": "", "COGNITO_JWKS_URL": "",
             ])
@@ -71,17 +72,21 @@ struct BrowserTests {
         #expect(keys == 3)
 
         try await withTestConnection(database) { connection in
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO public.activities (user_uuid, message, expires_at, created_at)
                 SELECT u.uuid, \("bulk #") || n, now() + interval '1 day', now() - make_interval(secs => n)
                 FROM public.users u, generate_series(1, \(Self.bulkCount)) AS n
                 WHERE u.handle = \("bayko")
-                """, logger: TestPostgres.logger).collect()
-            try await connection.query("""
+                """, logger: TestPostgres.logger
+            ).collect()
+            try await connection.query(
+                """
                 INSERT INTO public.activities (user_uuid, message, expires_at, created_at)
                 SELECT u.uuid, \(Self.expiringMessage), now() + make_interval(secs => \(Self.expiringSeconds)), now()
                 FROM public.users u WHERE u.handle = \("jess-bk")
-                """, logger: TestPostgres.logger).collect()
+                """, logger: TestPostgres.logger
+            ).collect()
         }
         let feed = try await Self.runBrowser([
             "feed", "--base-url", base, "--bulk-prefix", "bulk #", "--bulk-count", "\(Self.bulkCount)",
@@ -101,11 +106,13 @@ struct BrowserTests {
         try await withJWKSServer(TestJWKS(keys: [TestKeys.a])) { jwksURL in
             let port = try freePort()
             let base = "http://127.0.0.1:\(port)"
-            let server = try ChildProcess(cruddurExecutable, ["serve"], environment: cleanEnvironment([
-                "CONNECTION_URL": database.libpqURL, "PORT": "\(port)", "FRONTEND_URL": "",
-                "AWS_COGNITO_USER_POOL_ID": TestPool.userPoolID, "AWS_COGNITO_USER_POOL_CLIENT_ID": TestPool.clientID,
-                "AWS_DEFAULT_REGION": TestPool.region, "AWS_REGION": "", "COGNITO_JWKS_URL": jwksURL,
-            ]))
+            let server = try ChildProcess(
+                cruddurExecutable, ["serve"],
+                environment: cleanEnvironment([
+                    "CONNECTION_URL": database.libpqURL, "PORT": "\(port)", "FRONTEND_URL": "",
+                    "AWS_COGNITO_USER_POOL_ID": TestPool.userPoolID, "AWS_COGNITO_USER_POOL_CLIENT_ID": TestPool.clientID,
+                    "AWS_DEFAULT_REGION": TestPool.region, "AWS_REGION": "", "COGNITO_JWKS_URL": jwksURL,
+                ]))
             defer { server.signal(SIGTERM) }
             #expect(await HTTP.waitUntilHealthy(base + "/api/health", timeout: .seconds(30)), "\(server.output)")
             // The token goes through the environment: never a command line.

@@ -52,11 +52,13 @@ struct WebPageTests {
         #expect(script.contains("[...text].length"), "the counter counts code points")
     }
 
-    @Test("each asset has its content type and the same security headers", arguments: [
-        ("app.css", "text/css; charset=utf-8"),
-        ("app.js", "text/javascript; charset=utf-8"),
-        ("icon.svg", "image/svg+xml"),
-    ])
+    @Test(
+        "each asset has its content type and the same security headers",
+        arguments: [
+            ("app.css", "text/css; charset=utf-8"),
+            ("app.js", "text/javascript; charset=utf-8"),
+            ("icon.svg", "image/svg+xml"),
+        ])
     func assets(name: String, contentType: String) async throws {
         let database = try await TestPostgres.shared.makeDatabase()
         let source = try Self.sourceFile(name)
@@ -112,13 +114,15 @@ struct WebPageTests {
         }
     }
 
-    @Test("unknown assets and every path-traversal spelling are a JSON 404 that leaks no file", arguments: [
-        "/assets/nope.js", "/assets/", "/assets", "/assets/APP.JS", "/assets/app.js.map", "/assets/Public",
-        "/assets/../Package.swift", "/assets/..%2F..%2F..%2FPackage.swift", "/assets/%2e%2e/%2e%2e/Package.swift",
-        "/assets/..%2fWebAssets.swift", "/assets/%2E%2E%5C%2E%2E%5CPackage.swift", "/../../Package.swift",
-        "/assets/app.js/..", "/assets/app.js%00.html", "/assets//etc/passwd", "/assets/..%252F..%252FPackage.swift",
-        "/index.html", "/Package.swift",
-    ])
+    @Test(
+        "unknown assets and every path-traversal spelling are a JSON 404 that leaks no file",
+        arguments: [
+            "/assets/nope.js", "/assets/", "/assets", "/assets/APP.JS", "/assets/app.js.map", "/assets/Public",
+            "/assets/../Package.swift", "/assets/..%2F..%2F..%2FPackage.swift", "/assets/%2e%2e/%2e%2e/Package.swift",
+            "/assets/..%2fWebAssets.swift", "/assets/%2E%2E%5C%2E%2E%5CPackage.swift", "/../../Package.swift",
+            "/assets/app.js/..", "/assets/app.js%00.html", "/assets//etc/passwd", "/assets/..%252F..%252FPackage.swift",
+            "/index.html", "/Package.swift",
+        ])
     func notFound(path: String) async throws {
         let database = try await TestPostgres.shared.makeDatabase()
         try await withTestApp(database: database) { client in
