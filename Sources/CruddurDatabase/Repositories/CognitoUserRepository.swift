@@ -48,8 +48,8 @@ public struct CognitoUserRepository: Sendable {
     public func upsert(_ user: CognitoUser, deadline: Duration? = nil) async throws -> Outcome {
         try await pool.withCommittedWrite(operation: "storing a confirmed Cognito user", deadline: deadline) { [logger] connection in
             do {
-                for try await (uuid, inserted) in try await connection.execute(CognitoUserStatements.Upsert(user: user), logger: logger) {
-                    return inserted ? .created(uuid: uuid) : .updated(uuid: uuid)
+                for try await row in try await connection.execute(CognitoUserStatements.Upsert(user: user), logger: logger) {
+                    return row.inserted ? .created(uuid: row.uuid) : .updated(uuid: row.uuid)
                 }
                 return .unchanged
             } catch let error as PSQLError
@@ -64,7 +64,7 @@ public struct CognitoUserRepository: Sendable {
     public func find(cognitoUserID: String) async throws -> StoredUser? {
         try await pool.withConnection(operation: "reading a Cognito user") { [logger] connection in
             for try await row in try await connection.execute(CognitoUserStatements.FindByCognitoID(cognitoUserID: cognitoUserID), logger: logger) {
-                return StoredUser(uuid: row.0, cognitoUserID: row.1, email: row.2, displayName: row.3, handle: row.4)
+                return row
             }
             return nil
         }

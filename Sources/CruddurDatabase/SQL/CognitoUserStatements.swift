@@ -19,7 +19,12 @@ enum CognitoUserStatements {
               WHERE (u.email, u.display_name, u.handle) IS DISTINCT FROM (EXCLUDED.email, EXCLUDED.display_name, EXCLUDED.handle)
             RETURNING u.uuid::text, (u.xmax = 0)
             """
-        typealias Row = (String, Bool)
+        /// The user's row, and whether this statement inserted it (rather than updated it).
+        struct Row {
+            let uuid: String
+            let inserted: Bool
+        }
+
         let user: CognitoUser
 
         func makeBindings() throws -> PostgresBindings {
@@ -31,7 +36,10 @@ enum CognitoUserStatements {
             return bindings
         }
 
-        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+        func decodeRow(_ row: PostgresRow) throws -> Row {
+            let (uuid, inserted) = try row.decode((String, Bool).self)
+            return Row(uuid: uuid, inserted: inserted)
+        }
     }
 
     /// The row of a Cognito user, for `cruddur lambda invoke` and the tests.
@@ -41,7 +49,7 @@ enum CognitoUserStatements {
             SELECT uuid::text, cognito_user_id, email, display_name, handle
             FROM public.users WHERE cognito_user_id = $1
             """
-        typealias Row = (String, String, String, String, String)
+        typealias Row = CognitoUserRepository.StoredUser
         let cognitoUserID: String
 
         func makeBindings() throws -> PostgresBindings {
@@ -50,6 +58,9 @@ enum CognitoUserStatements {
             return bindings
         }
 
-        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+        func decodeRow(_ row: PostgresRow) throws -> Row {
+            let (uuid, cognitoUserID, email, displayName, handle) = try row.decode((String, String, String, String, String).self)
+            return Row(uuid: uuid, cognitoUserID: cognitoUserID, email: email, displayName: displayName, handle: handle)
+        }
     }
 }
