@@ -1,14 +1,19 @@
 import Foundation
+import Subprocess
 
-/// Runs helper programs (`initdb`, `pg_ctl`, …), optionally as the unprivileged server user.
+/// Runs helper programs to completion (`initdb`, `pg_ctl`, …) with swift-subprocess, optionally as the
+/// unprivileged server user.
 struct CommandRunner: Sendable {
     /// The OS user PostgreSQL runs as when we are root (it refuses to run as root); nil to run as ourselves.
     let serverUser: String?
 
+    /// The most output kept from one command (its last lines go into error messages).
+    static let outputLimit = 1024 * 1024
+
     /// Runs a program to completion and returns its combined output; throws when it exits non-zero.
     @discardableResult
-    func run(_ executable: String, _ arguments: [String], asServerUser: Bool = true) throws -> String {
-        let (status, output) = try Self.launch(command(executable, arguments, asServerUser: asServerUser))
+    func run(_ executable: String, _ arguments: [String], asServerUser: Bool = true) async throws -> String {
+        let (status, output) = try await Self.launch(command(executable, arguments, asServerUser: asServerUser))
         guard status == 0 else {
             throw LocalClusterError.commandFailed(
                 command: URL(fileURLWithPath: executable).lastPathComponent, status: status, output: output
@@ -18,8 +23,8 @@ struct CommandRunner: Sendable {
     }
 
     /// Runs a program and returns its exit status, ignoring its output.
-    func status(_ executable: String, _ arguments: [String], asServerUser: Bool = true) throws -> Int32 {
-        try Self.launch(command(executable, arguments, asServerUser: asServerUser)).status
+    func status(_ executable: String, _ arguments: [String], asServerUser: Bool = true) async throws -> Int32 {
+        try await Self.launch(command(executable, arguments, asServerUser: asServerUser)).status
     }
 
     /// The argv that runs `executable` as the server user.
@@ -34,26 +39,42 @@ struct CommandRunner: Sendable {
     }
 
     /// The standard output of a short command, for probes like `pg_config --bindir`.
-    static func output(of executable: String, _ arguments: [String]) throws -> String {
-        let (status, output) = try launch([executable] + arguments)
+    static func output(of executable: String, _ arguments: [String]) async throws -> String {
+        let (status, output) = try await launch([executable] + arguments)
         guard status == 0 else {
             throw LocalClusterError.commandFailed(command: executable, status: status, output: output)
         }
         return output
     }
 
-    /// Launches argv with stdin from /dev/null and output to a temporary file (never a pipe: a daemon
-    /// started by the command could hold a pipe open forever), and waits for it.
-    static func launch(_ argv: [String]) throws -> (status: Int32, output: String) {
-        let outputPath = FileManager.default.temporaryDirectory
-            .appendingPathComponent("cruddur-command-\(UUID().uuidString).log").path
-        defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        var environment = ProcessInfo.processInfo.environment
-        environment["LC_ALL"] = "C.UTF-8"
-        environment.removeValue(forKey: "PGPASSWORD")
-        let child = try Subprocess(argv, environment: environment, outputPath: outputPath)
-        let status = child.wait()
-        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        return (status, output)
+    /// Runs argv to completion with no standard input and a minimal environment (no secrets: see
+    /// ``childEnvironment``), and returns its exit status (128 + signal when killed) and combined output.
+    ///
+    /// `pg_ctl start` leaves `postgres` running with the output pipe open: swift-subprocess returns when the
+    /// command exits, with what it wrote, rather than waiting for the pipe's end.
+    static func launch(_ argv: [String]) async throws -> (status: Int32, output: String) {
+        var environment: [Environment.Key: String] = [:]
+        for (name, value) in childEnvironment {
+            if let key = Environment.Key(rawValue: name) { environment[key] = value }
+        }
+        let result = try await Subprocess.run(
+            .path(.init(argv[0])), arguments: .init(Array(argv.dropFirst())), environment: .custom(environment),
+            input: .none, output: .string(limit: outputLimit), error: .combinedWithOutput
+        )
+        let status: Int32 =
+            switch result.terminationStatus {
+            case .exited(let code): code
+            case .signaled(let signal): 128 + signal
+            }
+        return (status, result.standardOutput ?? "")
+    }
+
+    /// What a helper program needs of our environment: the search path and the locale, nothing else (no
+    /// `PGPASSWORD`, no AWS keys: in root mode the programs run as `postgres`, who can read their environment).
+    static var childEnvironment: [String: String] {
+        let current = ProcessInfo.processInfo.environment
+        var environment = ["LC_ALL": "C.UTF-8", "PATH": current["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"]
+        if let home = current["HOME"] { environment["HOME"] = home }
+        return environment
     }
 }

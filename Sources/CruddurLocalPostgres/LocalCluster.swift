@@ -76,13 +76,13 @@ public struct LocalCluster: Sendable {
     public static func forProject(
         directory projectDirectory: String = FileManager.default.currentDirectoryPath,
         environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws -> LocalCluster {
-        let binaries = try PostgresBinaries.locate(environment: environment)
+    ) async throws -> LocalCluster {
+        let binaries = try await PostgresBinaries.locate(environment: environment)
         let runner = CommandRunner(serverUser: try serverUser())
         let project = URL(fileURLWithPath: projectDirectory).standardizedFileURL.path
         let tag = "\(URL(fileURLWithPath: project).lastPathComponent.prefix(24))-\(stableHash(project))"
         var stateDirectory = project + "/.cruddur"
-        if runner.serverUser != nil, try runner.status("/usr/bin/test", ["-x", project]) != 0 {
+        if runner.serverUser != nil, try await runner.status("/usr/bin/test", ["-x", project]) != 0 {
             stateDirectory = "/var/tmp/cruddur-\(tag)"
         }
         return try LocalCluster(layout: layout(stateDirectory: stateDirectory, tag: tag), binaries: binaries)
@@ -91,8 +91,8 @@ public struct LocalCluster: Sendable {
     /// A throwaway cluster in a new temporary folder, removed when it stops.
     public static func temporary(
         label: String, superuserPassword: String? = nil, tcpPort: Int? = nil, extraSettings: [String] = []
-    ) throws -> LocalCluster {
-        let binaries = try PostgresBinaries.locate()
+    ) async throws -> LocalCluster {
+        let binaries = try await PostgresBinaries.locate()
         let tag = "\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let stateDirectory = "/tmp/cruddur-\(tag)"
         return try LocalCluster(
@@ -135,17 +135,17 @@ public struct LocalCluster: Sendable {
     }
 
     /// Initialises the cluster if needed, starts it if it is not running, and records this process as a user.
-    public func acquire(logger: Logger) throws -> LocalClusterLease {
-        try withLock {
+    public func acquire(logger: Logger) async throws -> LocalClusterLease {
+        try await withLock {
             try prepareDirectories()
             if !FileManager.default.fileExists(atPath: layout.dataDirectory + "/PG_VERSION") {
                 logger.info("Creating the local PostgreSQL cluster", metadata: ["directory": "\(layout.dataDirectory)"])
-                try initialise()
+                try await initialise()
             }
-            if try !isRunning() {
+            if try await !isRunning() {
                 try writeConfiguration()
                 logger.info("Starting the local PostgreSQL cluster", metadata: ["socket": "\(layout.socketDirectory)"])
-                try runner.run(binaries.pgCtl, ["start", "-D", layout.dataDirectory, "-l", layout.logFile, "-w", "-t", "60", "-s"])
+                try await runner.run(binaries.pgCtl, ["start", "-D", layout.dataDirectory, "-l", layout.logFile, "-w", "-t", "60", "-s"])
                 try startReaper()
             }
             let lease = layout.leasesDirectory + "/\(getpid())"
@@ -157,42 +157,42 @@ public struct LocalCluster: Sendable {
     }
 
     /// Whether the server is running.
-    public func isRunning() throws -> Bool {
+    public func isRunning() async throws -> Bool {
         guard FileManager.default.fileExists(atPath: layout.dataDirectory + "/PG_VERSION") else { return false }
-        return try runner.status(binaries.pgCtl, ["status", "-D", layout.dataDirectory]) == 0
+        return try await runner.status(binaries.pgCtl, ["status", "-D", layout.dataDirectory]) == 0
     }
 
     /// Stops the server now (`pg_ctl stop -m fast`), leases or not: for outage tests and operators.
     /// The next ``acquire(logger:)`` or ``startServer()`` starts it again on the same data.
-    public func stopServer() throws {
-        try withLock {
-            if try isRunning() {
-                try runner.run(binaries.pgCtl, ["stop", "-D", layout.dataDirectory, "-m", "fast", "-w", "-t", "60", "-s"])
+    public func stopServer() async throws {
+        try await withLock {
+            if try await isRunning() {
+                try await runner.run(binaries.pgCtl, ["stop", "-D", layout.dataDirectory, "-m", "fast", "-w", "-t", "60", "-s"])
             }
         }
     }
 
     /// Starts a stopped server again (after ``stopServer()``).
-    public func startServer() throws {
-        try withLock {
-            if try !isRunning() {
+    public func startServer() async throws {
+        try await withLock {
+            if try await !isRunning() {
                 try writeConfiguration()
-                try runner.run(binaries.pgCtl, ["start", "-D", layout.dataDirectory, "-l", layout.logFile, "-w", "-t", "60", "-s"])
+                try await runner.run(binaries.pgCtl, ["start", "-D", layout.dataDirectory, "-l", layout.logFile, "-w", "-t", "60", "-s"])
             }
         }
     }
 
     /// Removes this process's lease and stops the server when no other live process holds one.
-    func release(logger: Logger) throws {
-        try withLock {
+    func release(logger: Logger) async throws {
+        try await withLock {
             try? FileManager.default.removeItem(atPath: layout.leasesDirectory + "/\(getpid())")
             guard liveLeaseholders().isEmpty else {
                 logger.debug("Local PostgreSQL cluster still in use; leaving it running")
                 return
             }
-            if try isRunning() {
+            if try await isRunning() {
                 logger.info("Stopping the local PostgreSQL cluster")
-                try runner.run(binaries.pgCtl, ["stop", "-D", layout.dataDirectory, "-m", "fast", "-w", "-t", "60", "-s"])
+                try await runner.run(binaries.pgCtl, ["stop", "-D", layout.dataDirectory, "-m", "fast", "-w", "-t", "60", "-s"])
             }
             if options.isEphemeral {
                 try? FileManager.default.removeItem(atPath: layout.stateDirectory)
@@ -212,14 +212,15 @@ public struct LocalCluster: Sendable {
         }
     }
 
-    private func withLock<T>(_ body: () throws -> T) throws -> T {
+    /// Runs `body` holding the cluster's lock file (`flock`), which the other `cruddur` processes and the reaper share.
+    private func withLock<T>(_ body: () async throws -> T) async throws -> T {
         try FileManager.default.createDirectory(atPath: layout.stateDirectory, withIntermediateDirectories: true)
         let descriptor = open(layout.lockFile, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw LocalClusterError.cannotWrite(layout.lockFile) }
         defer { close(descriptor) }
         guard flock(descriptor, LOCK_EX) == 0 else { throw LocalClusterError.cannotWrite(layout.lockFile) }
         defer { flock(descriptor, LOCK_UN) }
-        return try body()
+        return try await body()
     }
 
     private func prepareDirectories() throws {
@@ -242,7 +243,7 @@ public struct LocalCluster: Sendable {
         guard chown(path, entry.pointee.pw_uid, entry.pointee.pw_gid) == 0 else { throw LocalClusterError.cannotWrite(path) }
     }
 
-    private func initialise() throws {
+    private func initialise() async throws {
         var arguments = ["-D", layout.dataDirectory, "-U", Self.superuser, "--encoding=UTF8", "--no-locale", "--no-instructions"]
         let passwordFile = layout.stateDirectory + "/initdb-password"
         if let password = options.superuserPassword {
@@ -255,7 +256,7 @@ public struct LocalCluster: Sendable {
             arguments += ["--auth=trust"]
         }
         defer { try? FileManager.default.removeItem(atPath: passwordFile) }
-        try runner.run(binaries.initdb, arguments)
+        try await runner.run(binaries.initdb, arguments)
         let include = "\ninclude_if_exists = 'cruddur.conf'\n"
         guard let handle = FileHandle(forWritingAtPath: layout.dataDirectory + "/postgresql.conf") else {
             throw LocalClusterError.cannotWrite(layout.dataDirectory + "/postgresql.conf")
@@ -308,7 +309,7 @@ public struct LocalCluster: Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment["STATE"] = layout.stateDirectory
         environment["SOCKETS"] = layout.socketDirectory
-        let reaper = try Subprocess(["/usr/bin/setsid", "-f", "/bin/sh", "-c", script, "cruddur-pg-reaper"] + stop, environment: environment)
+        let reaper = try SpawnedProcess(["/usr/bin/setsid", "-f", "/bin/sh", "-c", script, "cruddur-pg-reaper"] + stop, environment: environment)
         reaper.wait()
     }
 }
@@ -322,9 +323,9 @@ public final class LocalClusterLease: Sendable {
     }
 
     /// Gives the cluster up; the server stops if no other process uses it.
-    public func release(logger: Logger) {
+    public func release(logger: Logger) async {
         do {
-            try cluster.release(logger: logger)
+            try await cluster.release(logger: logger)
         } catch {
             logger.error("Could not stop the local PostgreSQL cluster", metadata: ["error": "\(error)"])
         }

@@ -12,12 +12,12 @@ public struct PostgresBinaries: Sendable, Equatable {
     }
 
     /// Finds the binaries: `PG_BINDIR`, `pg_config --bindir`, `PATH`, then the distributions' per-version folders.
-    public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> PostgresBinaries {
+    public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> PostgresBinaries {
         var candidates: [String] = []
         if let explicit = environment["PG_BINDIR"] { candidates.append(explicit) }
         let path = (environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map(String.init)
         if let pgConfig = path.map({ $0 + "/pg_config" }).first(where: FileManager.default.isExecutableFile(atPath:)),
-            let bindir = try? CommandRunner.output(of: pgConfig, ["--bindir"])
+            let bindir = try? await CommandRunner.output(of: pgConfig, ["--bindir"])
         {
             candidates.append(bindir.trimmingCharacters(in: .whitespacesAndNewlines))
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CruddurDatabase
 import CruddurLocalPostgres
 import Foundation
+import Subprocess
 
 #if canImport(Glibc)
 import Glibc
@@ -21,28 +22,26 @@ struct DBConnect: AsyncParsableCommand {
 
     func run() async throws {
         var status: Int32 = 0
-        try await reportingFailures {
-            let logger = makeCommandLogger()
+        try await target.withOpened { opened, logger in
             let psql = try Self.locatePsql()
-            let opened = try await target.open(logger: logger)
-            defer { opened.close(logger: logger) }
             if opened.isProduction {
                 writeToStandardError("cruddur: connecting to the production database \(opened.settings)\n")
             }
             let passwordFile = try PrivatePasswordFile(password: opened.settings.password)
             defer { passwordFile.remove() }
-            var environment = ProcessInfo.processInfo.environment
-            environment.removeValue(forKey: "PGPASSWORD")
-            environment["PGPASSFILE"] = passwordFile.path
-            environment["PGAPPNAME"] = "cruddur-psql"
+            // psql handles Ctrl-C and Ctrl-\ itself (cancelling a query); we must not die of them meanwhile.
             signal(SIGINT, SIG_IGN)
             signal(SIGQUIT, SIG_IGN)
             defer {
                 signal(SIGINT, SIG_DFL)
                 signal(SIGQUIT, SIG_DFL)
             }
-            let child = try Subprocess([psql, opened.settings.libpqURL] + psqlArguments, environment: environment, inheritingTerminal: true)
-            status = child.wait()
+            let result = try await Subprocess.run(
+                .path(.init(psql)), arguments: .init([opened.settings.libpqURL] + psqlArguments),
+                environment: .inherit.updating(["PGPASSWORD": nil, "PGPASSFILE": passwordFile.path, "PGAPPNAME": "cruddur-psql"]),
+                input: .currentStandardInput, output: .currentStandardOutput, error: .currentStandardError
+            )
+            status = exitStatus(result.terminationStatus)
         }
         if status != 0 {
             throw ExitCode(status)

@@ -24,7 +24,7 @@ struct DBWhere: AsyncParsableCommand {
             case .url(let settings, let source, _):
                 fields = ["kind": "url", "source": source, "url": settings.libpqURL, "database": settings.database]
             case .localCluster:
-                let cluster = try LocalCluster.forProject()
+                let cluster = try await LocalCluster.forProject()
                 let settings = cluster.connectionSettings(database: "cruddur")
                 fields = [
                     "kind": "local-cluster", "url": settings.libpqURL, "database": settings.database,

@@ -35,7 +35,7 @@ struct TargetOptions: ParsableArguments {
             do {
                 try await WaitForServer.until(target.settings, timeout: .seconds(wait), logger: logger)
             } catch {
-                target.close(logger: logger)
+                await target.close(logger: logger)
                 throw error
             }
         }
@@ -47,8 +47,13 @@ struct TargetOptions: ParsableArguments {
         try await reportingFailures {
             let logger = makeCommandLogger()
             let opened = try await open(logger: logger)
-            defer { opened.close(logger: logger) }
-            try await body(opened, logger)
+            do {
+                try await body(opened, logger)
+            } catch {
+                await opened.close(logger: logger)
+                throw error
+            }
+            await opened.close(logger: logger)
         }
     }
 }

@@ -26,22 +26,29 @@ struct LambdaInvoke: AsyncParsableCommand {
         try await reportingFailures {
             let logger = makeCommandLogger()
             let bytes = try Self.readEvent(event)
-            let database = try await OpenedTarget.open(try DatabaseTarget.resolve(), preparing: true, logger: logger)
-            defer { database.close(logger: logger) }
-            let pool = try DatabasePool(settings: database.settings.with(applicationName: "cruddur-lambda-invoke"), size: 1, logger: logger)
-            let outcome = try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await pool.run() }
-                defer { group.cancelAll() }
-                // The failure is the command's one line on stderr; the handler's own log lines only when LOG_LEVEL asks.
-                var handlerLogger = logger
-                if ProcessInfo.processInfo.environment["LOG_LEVEL"] == nil { handlerLogger.logLevel = .critical }
-                let handler = PostConfirmationHandler(
-                    repository: CognitoUserRepository(pool: pool, logger: logger), logger: handlerLogger
-                )
-                return try await handler.handle(bytes, context: InvocationContext(requestID: "local-\(UUID().uuidString.lowercased())"))
+            let outcome = try await OpenedTarget.with(try DatabaseTarget.resolve(), preparing: true, logger: logger) { database in
+                try await Self.invoke(bytes, on: database.settings, logger: logger)
             }
             FileHandle.standardOutput.write(Data(outcome.response + [UInt8(ascii: "\n")]))
             writeToStandardError("cruddur: \(Self.summary(outcome.result))\n")
+        }
+    }
+
+    /// Runs the handler once on `settings` with a one-connection pool.
+    static func invoke(
+        _ bytes: [UInt8], on settings: ConnectionSettings, logger: Logger
+    ) async throws -> (response: [UInt8], result: PostConfirmationHandler.Result) {
+        let pool = try DatabasePool(settings: settings.with(applicationName: "cruddur-lambda-invoke"), size: 1, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await pool.run() }
+            defer { group.cancelAll() }
+            // The failure is the command's one line on stderr; the handler's own log lines only when LOG_LEVEL asks.
+            var handlerLogger = logger
+            if ProcessInfo.processInfo.environment["LOG_LEVEL"] == nil { handlerLogger.logLevel = .critical }
+            let handler = PostConfirmationHandler(
+                repository: CognitoUserRepository(pool: pool, logger: logger), logger: handlerLogger
+            )
+            return try await handler.handle(bytes, context: InvocationContext(requestID: "local-\(UUID().uuidString.lowercased())"))
         }
     }
 

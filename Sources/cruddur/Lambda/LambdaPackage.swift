@@ -1,7 +1,7 @@
 import ArgumentParser
 import CruddurDatabase
-import CruddurLocalPostgres
 import Foundation
+import Subprocess
 
 /// `cruddur lambda package`: a fully static `bootstrap` for the `provided.al2023` / `provided.al2` runtimes, zipped.
 struct LambdaPackage: AsyncParsableCommand {
@@ -46,9 +46,13 @@ struct LambdaPackage: AsyncParsableCommand {
                 "--scratch-path", packageDirectory + "/.build-static", "--package-path", packageDirectory,
             ]
             writeToStandardError("cruddur: building the static \(Self.product) (a first build takes many minutes)\n")
-            let status = try Subprocess([swift] + buildArguments, inheritingTerminal: true).wait()
+            let build = try await Subprocess.run(
+                .path(.init(swift)), arguments: .init(buildArguments),
+                input: .none, output: .currentStandardError, error: .currentStandardError
+            )
+            let status = exitStatus(build.terminationStatus)
             guard status == 0 else { throw CommandFailure("swift build failed (exit \(status)); see its output above") }
-            let binDirectory = try Self.capture([swift] + buildArguments + ["--show-bin-path"])
+            let binDirectory = try await Self.capture([swift] + buildArguments + ["--show-bin-path"])
             let built = binDirectory + "/" + Self.product
 
             let fileManager = FileManager.default
@@ -64,13 +68,9 @@ struct LambdaPackage: AsyncParsableCommand {
                 throw CommandFailure("cannot copy \(built) to \(bootstrap): \(error.localizedDescription)")
             }
             if let strip {
-                let stripStatus = try Subprocess([strip, bootstrap], outputPath: outputDirectory + "/strip.log").wait()
-                guard stripStatus == 0 else { throw CommandFailure("strip failed (exit \(stripStatus)); see \(outputDirectory)/strip.log") }
+                try await Self.runToCompletion([strip, bootstrap], what: "strip")
             }
-            let zipStatus = try Subprocess([zip, "-q", "-X", "-j", archive, bootstrap], outputPath: outputDirectory + "/zip.log").wait()
-            guard zipStatus == 0 else { throw CommandFailure("zip failed (exit \(zipStatus)); see \(outputDirectory)/zip.log") }
-            try? fileManager.removeItem(atPath: outputDirectory + "/strip.log")
-            try? fileManager.removeItem(atPath: outputDirectory + "/zip.log")
+            try await Self.runToCompletion([zip, "-q", "-X", "-j", archive, bootstrap], what: "zip")
             let size = (try? fileManager.attributesOfItem(atPath: bootstrap)[.size] as? Int) ?? 0
             let zipSize = (try? fileManager.attributesOfItem(atPath: archive)[.size] as? Int) ?? 0
             writeToStandardError("cruddur: bootstrap is \(size) bytes, the zip \(zipSize) bytes\n")
@@ -87,12 +87,27 @@ struct LambdaPackage: AsyncParsableCommand {
         throw CommandFailure("\(name) not found on PATH: \(hint)")
     }
 
+    /// Runs a tool to completion; a failure is one line with the end of its output.
+    static func runToCompletion(_ argv: [String], what: String) async throws {
+        let result = try await Subprocess.run(
+            .path(.init(argv[0])), arguments: .init(Array(argv.dropFirst())),
+            input: .none, output: .string(limit: 1024 * 1024), error: .combinedWithOutput
+        )
+        let status = exitStatus(result.terminationStatus)
+        guard status == 0 else {
+            let tail = (result.standardOutput ?? "").split(whereSeparator: \.isNewline).suffix(2).joined(separator: " ")
+            throw CommandFailure("\(what) failed (exit \(status)): \(tail)")
+        }
+    }
+
     /// The last line a command prints.
-    static func capture(_ argv: [String]) throws -> String {
-        let log = NSTemporaryDirectory() + "cruddur-lambda-\(UUID().uuidString).log"
-        defer { try? FileManager.default.removeItem(atPath: log) }
-        let status = try Subprocess(argv, outputPath: log).wait()
-        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+    static func capture(_ argv: [String]) async throws -> String {
+        let result = try await Subprocess.run(
+            .path(.init(argv[0])), arguments: .init(Array(argv.dropFirst())),
+            input: .none, output: .string(limit: 1024 * 1024), error: .combinedWithOutput
+        )
+        let status = exitStatus(result.terminationStatus)
+        let output = result.standardOutput ?? ""
         let lastLine = output.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
         guard status == 0, lastLine.hasPrefix("/") else {
             throw CommandFailure("\(argv.prefix(2).joined(separator: " ")) --show-bin-path failed (exit \(status)): \(lastLine)")

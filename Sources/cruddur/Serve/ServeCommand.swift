@@ -49,16 +49,16 @@ struct ServeCommand: AsyncParsableCommand {
             if case .url(let settings, let source, _) = target {
                 try await Self.checkSchema(settings, source: source, migrate: migrate, logger: logger)
             }
-            let database = try await OpenedTarget.open(target, preparing: true, logger: logger)
-            defer { database.close(logger: logger) }
-            let app = try buildApplication(configuration: configuration, database: database.settings, logger: logger)
-            WriteAuthentication.logMode(configuration, logger: logger)
-            logger.info(
-                "Cruddur is serving",
-                metadata: [
-                    "url": "http://\(configuration.host):\(configuration.port)", "database": "\(database.settings)",
-                ])
-            try await Self.run(app, logger: logger)
+            try await OpenedTarget.with(target, preparing: true, logger: logger) { database in
+                let app = try buildApplication(configuration: configuration, database: database.settings, logger: logger)
+                WriteAuthentication.logMode(configuration, logger: logger)
+                logger.info(
+                    "Cruddur is serving",
+                    metadata: [
+                        "url": "http://\(configuration.host):\(configuration.port)", "database": "\(database.settings)",
+                    ])
+                try await Self.run(app, logger: logger)
+            }
         }
     }
 

@@ -58,9 +58,9 @@ struct OpenedTarget {
         case .localCluster:
             break
         }
-        let cluster = try LocalCluster.forProject()
-        let wasRunning = try cluster.isRunning()
-        let lease = try cluster.acquire(logger: logger)
+        let cluster = try await LocalCluster.forProject()
+        let wasRunning = try await cluster.isRunning()
+        let lease = try await cluster.acquire(logger: logger)
         let settings = cluster.connectionSettings(database: "cruddur")
         guard preparing else {
             if !wasRunning {
@@ -79,13 +79,29 @@ struct OpenedTarget {
             }
             return OpenedTarget(settings: settings, isProduction: false, lease: lease, wasCreated: created)
         } catch {
-            lease.release(logger: logger)
+            await lease.release(logger: logger)
             throw error
         }
     }
 
-    func close(logger: Logger) {
-        lease?.release(logger: logger)
+    func close(logger: Logger) async {
+        await lease?.release(logger: logger)
+    }
+
+    /// Runs `body` with the target opened, and closes it afterwards, whether `body` succeeds or throws.
+    static func with<Result>(
+        _ target: DatabaseTarget, preparing: Bool, logger: Logger, _ body: (OpenedTarget) async throws -> Result
+    ) async throws -> Result {
+        let opened = try await open(target, preparing: preparing, logger: logger)
+        let result: Result
+        do {
+            result = try await body(opened)
+        } catch {
+            await opened.close(logger: logger)
+            throw error
+        }
+        await opened.close(logger: logger)
+        return result
     }
 
     /// Runs `body` on one connection to the target's database.

@@ -259,10 +259,10 @@ struct DBProductionTests {
         static let shared = StandIn()
         private var lease: LocalClusterLease?
 
-        func cluster() throws -> LocalCluster {
+        func cluster() async throws -> LocalCluster {
             if let lease { return lease.cluster }
-            let cluster = try LocalCluster.temporary(label: "prod", superuserPassword: DBProductionTests.password)
-            lease = try cluster.acquire(logger: TestPostgres.logger)
+            let cluster = try await LocalCluster.temporary(label: "prod", superuserPassword: DBProductionTests.password)
+            lease = try await cluster.acquire(logger: TestPostgres.logger)
             return cluster
         }
     }

@@ -37,8 +37,8 @@ struct ServeCommandTests {
 
         second.signal(SIGINT)
         #expect(await second.waitForExit(timeout: .seconds(20)) == 0, "\(second.output)")
-        let cluster = try LocalCluster.forProject(directory: project)
-        #expect(try !cluster.isRunning())
+        let cluster = try await LocalCluster.forProject(directory: project)
+        #expect(try await !cluster.isRunning())
     }
 
     @Test(

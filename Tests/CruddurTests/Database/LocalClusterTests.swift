@@ -7,16 +7,16 @@ import Testing
 struct LocalClusterTests {
     @Test("the last leaseholder stops the server; a crashed holder is reaped; throwaway folders are removed")
     func leases() async throws {
-        let cluster = try LocalCluster.temporary(label: "lease-test")
-        let lease = try cluster.acquire(logger: TestPostgres.logger)
-        #expect(try cluster.isRunning())
+        let cluster = try await LocalCluster.temporary(label: "lease-test")
+        let lease = try await cluster.acquire(logger: TestPostgres.logger)
+        #expect(try await cluster.isRunning())
         #expect(FileManager.default.fileExists(atPath: cluster.layout.socketDirectory + "/.s.PGSQL.5432"))
 
         // Another process holds a lease too: our release leaves the server running.
         let other = try ChildProcess("/bin/sleep", ["60"], environment: [:])
         FileManager.default.createFile(atPath: cluster.layout.stateDirectory + "/leases/\(other.pid)", contents: nil)
-        lease.release(logger: TestPostgres.logger)
-        #expect(try cluster.isRunning())
+        await lease.release(logger: TestPostgres.logger)
+        #expect(try await cluster.isRunning())
 
         // That process dies without releasing: the reaper stops the server and removes the folder.
         other.signal(SIGKILL)

@@ -44,9 +44,8 @@ struct BootstrapPackageTests {
         let superuserPassword = "su-\(UUID().uuidString)"
         let appPassword = "app-\(UUID().uuidString)"
         let port = try freePort()
-        let cluster = try LocalCluster.temporary(label: "lambda-tcp", superuserPassword: superuserPassword, tcpPort: port)
-        let lease = try cluster.acquire(logger: TestPostgres.logger)
-        defer { lease.release(logger: TestPostgres.logger) }
+        let cluster = try await LocalCluster.temporary(label: "lambda-tcp", superuserPassword: superuserPassword, tcpPort: port)
+        let lease = try await cluster.acquire(logger: TestPostgres.logger)
         _ = try await lease.createDatabaseIfMissing("cruddur", logger: TestPostgres.logger)
         let admin = cluster.connectionSettings(database: "cruddur")
         try await withTestConnection(admin) { connection in
@@ -110,6 +109,8 @@ struct BootstrapPackageTests {
         }
         #expect(stored.0 == Int64(1 + timed.count))
         #expect(stored.1 == 1)
+        // On a failure before here the lease is left to the reaper, which stops the cluster when this process exits.
+        await lease.release(logger: TestPostgres.logger)
     }
 
     @Test func theBootstrapReportsAStartUpFailure() async throws {

@@ -31,14 +31,14 @@ private actor OutageCluster {
         return (lease.cluster, "postgresql://postgres:\(password)@127.0.0.1:\(port)/\(database)?sslmode=disable")
     }
 
-    private func running() throws -> (LocalClusterLease, Int) {
+    private func running() async throws -> (LocalClusterLease, Int) {
         if let state {
-            try state.lease.cluster.startServer()
+            try await state.lease.cluster.startServer()
             return state
         }
         let port = try freePort()
-        let cluster = try LocalCluster.temporary(label: "outage", superuserPassword: Self.password, tcpPort: port)
-        let lease = try cluster.acquire(logger: TestPostgres.logger)
+        let cluster = try await LocalCluster.temporary(label: "outage", superuserPassword: Self.password, tcpPort: port)
+        let lease = try await cluster.acquire(logger: TestPostgres.logger)
         state = (lease, port)
         return (lease, port)
     }
@@ -91,7 +91,7 @@ struct OutageTests {
         defer { server.process.signal(SIGKILL) }
         #expect(try await post(server.base, message: "before the outage").status == 200)
 
-        try cluster.stopServer()
+        try await cluster.stopServer()
         var replies: [HTTP.Reply] = []
         for (method, path) in [("GET", "/api/health"), ("GET", "/api/activities/home"), ("POST", "/api/activities")] {
             let started = ContinuousClock.now
@@ -107,7 +107,7 @@ struct OutageTests {
             replies.append(reply)
         }
 
-        try cluster.startServer()
+        try await cluster.startServer()
         let restarted = ContinuousClock.now
         #expect(await HTTP.waitUntilHealthy(server.base + "/api/health", timeout: .seconds(15)), "no recovery: \(server.process.output)")
         let recovery = ContinuousClock.now - restarted
@@ -216,13 +216,13 @@ struct OutageTests {
     private func restartTwice(_ cluster: LocalCluster, _ server: RunningServer) async throws {
         for cycle in 1...2 {
             try await Task.sleep(for: .milliseconds(1500))
-            try cluster.stopServer()
+            try await cluster.stopServer()
             let down = ContinuousClock.now
             let health = try await HTTP.request("GET", server.base + "/api/health")
             #expect(health.status == 503, "cycle \(cycle): health while down: \(health.status) \(health.body)")
             #expect(ContinuousClock.now - down < .seconds(2), "cycle \(cycle): health took \(ContinuousClock.now - down) while down")
             try await Task.sleep(for: .milliseconds(1000))
-            try cluster.startServer()
+            try await cluster.startServer()
             let back = ContinuousClock.now
             #expect(await HTTP.waitUntilHealthy(server.base + "/api/health", timeout: .seconds(10)), "cycle \(cycle): no recovery")
             let recovery = ContinuousClock.now - back
@@ -272,8 +272,7 @@ struct OutageTests {
     @Test("the password never reaches output: serve on a stopped database, and the db CLI")
     func noSecretsOut() async throws {
         let (cluster, url) = try await OutageCluster.shared.start()
-        try cluster.stopServer()
-        defer { try? cluster.startServer() }
+        try await cluster.stopServer()
 
         let port = try freePort()
         let serve = try ChildProcess(
@@ -298,6 +297,7 @@ struct OutageTests {
         for output in outputs {
             #expect(!output.contains("0utage-Secret") && !output.contains("0utage%2DSecret"), "\(output)")
         }
+        try await cluster.startServer()
     }
 }
 

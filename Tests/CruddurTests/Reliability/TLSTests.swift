@@ -22,7 +22,7 @@ private actor TLSCluster {
 
     private var started: (Started, LocalClusterLease)?
 
-    func start() throws -> Started {
+    func start() async throws -> Started {
         if let started { return started.0 }
         var template = Array((NSTemporaryDirectory() + "cruddur-tls-XXXXXX").utf8CString)
         guard let created = mkdtemp(&template) else { throw TLSTestError("cannot create a temporary folder") }
@@ -38,18 +38,18 @@ private actor TLSCluster {
             chmod 600 server.key
             if [ "$(id -u)" = 0 ]; then chown postgres server.key server.pem; fi
             """
-        let openssl = try Subprocess(["/bin/sh", "-c", script], directory: directory)
+        let openssl = try SpawnedProcess(["/bin/sh", "-c", script], directory: directory)
         guard openssl.wait() == 0 else { throw TLSTestError("openssl could not make the test certificates") }
 
         let port = try freePort()
-        let cluster = try LocalCluster.temporary(
+        let cluster = try await LocalCluster.temporary(
             label: "tls", superuserPassword: Self.password, tcpPort: port,
             extraSettings: [
                 "ssl = on",
                 "ssl_cert_file = '\(directory)/server.pem'",
                 "ssl_key_file = '\(directory)/server.key'",
             ])
-        let lease = try cluster.acquire(logger: TestPostgres.logger)
+        let lease = try await cluster.acquire(logger: TestPostgres.logger)
         let result = Started(port: port, caPath: directory + "/ca.pem", otherCAPath: directory + "/other-ca.pem")
         started = (result, lease)
         return result

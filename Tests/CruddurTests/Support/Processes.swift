@@ -57,12 +57,12 @@ func freePort() throws -> Int {
 
 /// A child process whose output is captured to a file, killed at the latest when the test ends.
 final class ChildProcess: Sendable {
-    let subprocess: Subprocess
+    let subprocess: SpawnedProcess
     let outputPath: String
 
     init(_ executable: String, _ arguments: [String], environment: [String: String], directory: String? = nil) throws {
         outputPath = NSTemporaryDirectory() + "cruddur-child-\(UUID().uuidString).log"
-        subprocess = try Subprocess([executable] + arguments, environment: environment, directory: directory, outputPath: outputPath)
+        subprocess = try SpawnedProcess([executable] + arguments, environment: environment, directory: directory, outputPath: outputPath)
     }
 
     var pid: Int32 { subprocess.pid }

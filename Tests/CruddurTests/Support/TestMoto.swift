@@ -29,7 +29,7 @@ func runTool(_ command: String, _ arguments: [String], environment: [String: Str
         try? FileManager.default.removeItem(atPath: base + ".err")
     }
     // The shell gives stderr its own file; stdout goes where Subprocess puts its output.
-    let child = try Subprocess(
+    let child = try SpawnedProcess(
         ["/bin/sh", "-c", "exec \"$@\" 2>\"$ERRFILE\"", "sh", command] + arguments,
         environment: environment.merging(["ERRFILE": base + ".err"]) { $1 },
         outputPath: base + ".out"
@@ -116,7 +116,7 @@ actor TestMoto {
     static let shared = TestMoto()
 
     private var starting: Task<MotoEndpoint, any Error>?
-    private var watchdog: Subprocess?
+    private var watchdog: SpawnedProcess?
 
     func endpoint() async throws -> MotoEndpoint {
         if let starting { return try await starting.value }
@@ -142,7 +142,7 @@ actor TestMoto {
         var environment = ProcessInfo.processInfo.environment
         environment["INITIAL_NO_AUTH_ACTION_COUNT"] = "3"
         environment["HOME"] = makeTemporaryHome()
-        watchdog = try Subprocess(["/bin/sh", "-c", script], environment: environment)
+        watchdog = try SpawnedProcess(["/bin/sh", "-c", script], environment: environment)
 
         guard await HTTP.waitUntilAnswering(url + "/moto-api/", timeout: .seconds(60)) else {
             throw TestMotoError("moto_server did not start on \(url): \((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")")

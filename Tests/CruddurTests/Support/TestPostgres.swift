@@ -75,8 +75,8 @@ actor TestPostgres {
     }
 
     private static func startCluster() async throws -> (LocalClusterLease, String) {
-        let cluster = try LocalCluster.temporary(label: "tests")
-        let lease = try cluster.acquire(logger: logger)
+        let cluster = try await LocalCluster.temporary(label: "tests")
+        let lease = try await cluster.acquire(logger: logger)
         let template = "cruddur_template"
         _ = try await lease.createDatabaseIfMissing(template, logger: logger)
         try await Database.withConnection(

@@ -8,11 +8,12 @@ import Musl
 import Darwin
 #endif
 
-/// A child process started with `posix_spawn` and reaped with `waitpid`.
+/// A long-running child process started with `posix_spawn` and reaped with `waitpid`: the detached reaper and the
+/// tests' server processes (commands that run to completion use swift-subprocess, through ``CommandRunner``).
 ///
 /// Foundation's `Process` can miss a child's exit when no run loop runs (it is then left a zombie and
 /// `waitUntilExit` never returns), so the tools that start and stop PostgreSQL use this instead.
-public final class Subprocess: @unchecked Sendable {
+public final class SpawnedProcess: @unchecked Sendable {
     public let pid: pid_t
     private let lock = NSLock()
     private var exitStatus: Int32?
