@@ -12,7 +12,8 @@ import Darwin
 /// tests' server processes (commands that run to completion use swift-subprocess, through ``CommandRunner``).
 ///
 /// Foundation's `Process` can miss a child's exit when no run loop runs (it is then left a zombie and
-/// `waitUntilExit` never returns), so the tools that start and stop PostgreSQL use this instead.
+/// `waitUntilExit` never returns); swift-subprocess runs a command to completion inside one call, while these
+/// processes outlive the call that starts them (the reaper detaches with `setsid -f`, a test server is signalled).
 public final class SpawnedProcess: @unchecked Sendable {
     public let pid: pid_t
     private let lock = NSLock()
