@@ -61,12 +61,7 @@ struct CommandRunner: Sendable {
             .path(.init(argv[0])), arguments: .init(Array(argv.dropFirst())), environment: .custom(environment),
             input: .none, output: .string(limit: outputLimit), error: .combinedWithOutput
         )
-        let status: Int32 =
-            switch result.terminationStatus {
-            case .exited(let code): code
-            case .signaled(let signal): 128 + signal
-            }
-        return (status, result.standardOutput ?? "")
+        return (result.terminationStatus.shellStatus, result.standardOutput ?? "")
     }
 
     /// What a helper program needs of our environment: the search path and the locale, nothing else (no
@@ -76,5 +71,15 @@ struct CommandRunner: Sendable {
         var environment = ["LC_ALL": "C.UTF-8", "PATH": current["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"]
         if let home = current["HOME"] { environment["HOME"] = home }
         return environment
+    }
+}
+
+extension TerminationStatus {
+    /// The exit status as a shell reports it: the code, or 128 + the signal that ended the process.
+    public var shellStatus: Int32 {
+        switch self {
+        case .exited(let code): code
+        case .signaled(let signal): 128 + signal
+        }
     }
 }

@@ -68,12 +68,9 @@ public struct ActivityRepository: Sendable {
     /// The cursor after the first `offset` live activities, newest first (nil when there are fewer): an `OFFSET`
     /// scan, for tools (`cruddur db feed-cursor`), never for requests.
     public static func cursor(after offset: Int, on connection: PostgresConnection, logger: Logger) async throws -> FeedCursor? {
-        for try await (micros, uuid) in try await connection.query(
-            """
-            SELECT (extract(epoch FROM created_at) * 1000000)::int8, uuid::text FROM public.activities
-            WHERE expires_at > now() ORDER BY created_at DESC, uuid DESC OFFSET \(offset - 1) LIMIT 1
-            """, logger: logger
-        ).decode((Int64, String).self) {
+        for try await (micros, uuid) in try await connection.query(ActivityStatements.feedPosition(offset: offset - 1), logger: logger)
+            .decode((Int64, String).self)
+        {
             return FeedCursor(createdAt: Timestamp(microsecondsSinceEpoch: micros), uuid: uuid)
         }
         return nil

@@ -131,6 +131,15 @@ enum ActivityStatements {
         func decodeRow(_ row: PostgresRow) throws -> Row { try ActivityStatements.createdActivity(row) }
     }
 
+    /// The keyset position (µs since the epoch, uuid) of the live activity after `offset` others in feed order: an
+    /// `OFFSET` scan, for tools (`cruddur db feed-cursor`), never for requests. The offset is bound, not spliced.
+    static func feedPosition(offset: Int) -> PostgresQuery {
+        """
+        SELECT (extract(epoch FROM created_at) * 1000000)::int8, uuid::text FROM public.activities
+        WHERE expires_at > now() ORDER BY created_at DESC, uuid DESC OFFSET \(offset) LIMIT 1
+        """
+    }
+
     /// Deletes up to `limit` expired activities; returns how many it deleted.
     struct PurgeExpired: PostgresPreparedStatement {
         static let name = "cruddur_purge_expired_activities"

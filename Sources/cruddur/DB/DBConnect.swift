@@ -41,7 +41,7 @@ struct DBConnect: AsyncParsableCommand {
                 environment: .inherit.updating(["PGPASSWORD": nil, "PGPASSFILE": passwordFile.path, "PGAPPNAME": "cruddur-psql"]),
                 input: .currentStandardInput, output: .currentStandardOutput, error: .currentStandardError
             )
-            status = exitStatus(result.terminationStatus)
+            status = result.terminationStatus.shellStatus
         }
         if status != 0 {
             throw ExitCode(status)

@@ -26,34 +26,18 @@ struct TargetOptions: ParsableArguments {
         }
     }
 
-    /// Resolves the target and, for the local cluster, starts it for the length of the command.
-    func open(logger: Logger) async throws -> OpenedTarget {
-        let target = try await OpenedTarget.open(
-            DatabaseTarget.resolve(url: url, production: prod, applicationName: "cruddur-cli"), preparing: false, logger: logger
-        )
-        if let wait {
-            do {
-                try await WaitForServer.until(target.settings, timeout: .seconds(wait), logger: logger)
-            } catch {
-                await target.close(logger: logger)
-                throw error
-            }
-        }
-        return target
-    }
-
-    /// Runs `body` on the opened target with a command logger, closing it after; a failure is one line on stderr.
+    /// Runs `body` on the target (for the local cluster, started for the length of the command) with a command
+    /// logger, closing it after; `--wait` first waits for the server. A failure is one line on stderr.
     func withOpened(_ body: (OpenedTarget, Logger) async throws -> Void) async throws {
         try await reportingFailures {
             let logger = makeCommandLogger()
-            let opened = try await open(logger: logger)
-            do {
+            let target = try DatabaseTarget.resolve(url: url, production: prod, applicationName: "cruddur-cli")
+            try await OpenedTarget.with(target, preparing: false, logger: logger) { opened in
+                if let wait {
+                    try await WaitForServer.until(opened.settings, timeout: .seconds(wait), logger: logger)
+                }
                 try await body(opened, logger)
-            } catch {
-                await opened.close(logger: logger)
-                throw error
             }
-            await opened.close(logger: logger)
         }
     }
 }

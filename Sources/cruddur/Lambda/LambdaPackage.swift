@@ -1,5 +1,6 @@
 import ArgumentParser
 import CruddurDatabase
+import CruddurLocalPostgres
 import Foundation
 import Subprocess
 
@@ -50,7 +51,7 @@ struct LambdaPackage: AsyncParsableCommand {
                 .path(.init(swift)), arguments: .init(buildArguments),
                 input: .none, output: .currentStandardError, error: .currentStandardError
             )
-            let status = exitStatus(build.terminationStatus)
+            let status = build.terminationStatus.shellStatus
             guard status == 0 else { throw CommandFailure("swift build failed (exit \(status)); see its output above") }
             let binDirectory = try await Self.capture([swift] + buildArguments + ["--show-bin-path"])
             let built = binDirectory + "/" + Self.product
@@ -89,25 +90,25 @@ struct LambdaPackage: AsyncParsableCommand {
 
     /// Runs a tool to completion; a failure is one line with the end of its output.
     static func runToCompletion(_ argv: [String], what: String) async throws {
-        let result = try await Subprocess.run(
-            .path(.init(argv[0])), arguments: .init(Array(argv.dropFirst())),
-            input: .none, output: .string(limit: 1024 * 1024), error: .combinedWithOutput
-        )
-        let status = exitStatus(result.terminationStatus)
+        let (status, output) = try await collect(argv)
         guard status == 0 else {
-            let tail = (result.standardOutput ?? "").split(whereSeparator: \.isNewline).suffix(2).joined(separator: " ")
+            let tail = output.split(whereSeparator: \.isNewline).suffix(2).joined(separator: " ")
             throw CommandFailure("\(what) failed (exit \(status)): \(tail)")
         }
     }
 
-    /// The last line a command prints.
-    static func capture(_ argv: [String]) async throws -> String {
+    /// Runs argv to completion; its exit status and combined output.
+    static func collect(_ argv: [String]) async throws -> (status: Int32, output: String) {
         let result = try await Subprocess.run(
             .path(.init(argv[0])), arguments: .init(Array(argv.dropFirst())),
             input: .none, output: .string(limit: 1024 * 1024), error: .combinedWithOutput
         )
-        let status = exitStatus(result.terminationStatus)
-        let output = result.standardOutput ?? ""
+        return (result.terminationStatus.shellStatus, result.standardOutput ?? "")
+    }
+
+    /// The last line a command prints.
+    static func capture(_ argv: [String]) async throws -> String {
+        let (status, output) = try await collect(argv)
         let lastLine = output.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
         guard status == 0, lastLine.hasPrefix("/") else {
             throw CommandFailure("\(argv.prefix(2).joined(separator: " ")) --show-bin-path failed (exit \(status)): \(lastLine)")

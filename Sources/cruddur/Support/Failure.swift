@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Subprocess
 
 /// Runs a command body and turns any error into one line on stderr and exit code 1.
 ///
@@ -27,12 +26,4 @@ func writeToStandardError(_ text: String) {
 /// The error's description with line breaks folded, so a failure is always one line.
 func oneLine(_ error: any Error) -> String {
     String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
-}
-
-/// A finished command's exit status as a shell reports it: its code, or 128 + the signal that ended it.
-func exitStatus(_ status: TerminationStatus) -> Int32 {
-    switch status {
-    case .exited(let code): code
-    case .signaled(let signal): 128 + signal
-    }
 }
