@@ -41,7 +41,7 @@ actor TestPostgres {
     }
 
     /// Retries `body` while PostgreSQL says the template is in use (SQLSTATE 55006): the backend that
-    /// migrated it may take a moment to exit on a loaded machine.
+    /// migrated it may take a moment to exit on a loaded machine (the template takes no new connections).
     private static func retryingWhileTemplateBusy(_ body: () async throws -> Void) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
         while true {
@@ -83,6 +83,16 @@ actor TestPostgres {
             cluster.connectionSettings(database: template), logger: logger, operation: "migrating the template"
         ) { connection in
             try await MigrationRunner(logger: logger).migrate(on: connection)
+        }
+        // Like template0: nobody (autovacuum included) connects to it again, so copying it never finds it busy.
+        try await Database.withConnection(
+            cluster.connectionSettings(database: "postgres"), logger: logger, operation: "closing the template"
+        ) { connection in
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "ALTER DATABASE \(quoteIdentifier(template)) WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"),
+                logger: logger
+            ).collect()
+            return
         }
         return (lease, template)
     }
