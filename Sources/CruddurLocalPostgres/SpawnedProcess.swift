@@ -33,6 +33,12 @@ public final class SpawnedProcess: @unchecked Sendable {
             posix_spawn_file_actions_addopen(&actions, 1, outputPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o600)
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
         }
+        // Nothing else of ours reaches the child: an inherited database socket kept a session open for as long as
+        // the (long-lived) reaper ran, and a listening socket would keep the port. (glibc ignores a close action for
+        // a descriptor closed meanwhile; `addclosefrom_np` is not visible to Swift.)
+        for descriptor in Self.openDescriptors() where descriptor > 2 {
+            posix_spawn_file_actions_addclose(&actions, descriptor)
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -58,6 +64,11 @@ public final class SpawnedProcess: @unchecked Sendable {
             throw LocalClusterError.commandFailed(command: argv[0], status: -1, output: "cannot start it: \(String(cString: strerror(result)))")
         }
         pid = childPID
+    }
+
+    /// This process's open file descriptors, from `/proc/self/fd`.
+    private static func openDescriptors() -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }
     }
 
     /// Blocks until the child exits; returns its exit status (128 + signal when killed).

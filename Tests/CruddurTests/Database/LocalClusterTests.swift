@@ -94,3 +94,21 @@ struct LocalClusterTests {
         }
     }
 }
+
+@Suite("Spawned processes")
+struct SpawnedProcessTests {
+    @Test("a spawned child (the reaper) inherits none of our descriptors, even ones without close-on-exec")
+    func noInheritedDescriptors() throws {
+        let leaked = open("/dev/null", O_RDONLY)
+        try #require(leaked > 2)
+        defer { close(leaked) }
+        let output = NSTemporaryDirectory() + "cruddur-fds-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let child = try SpawnedProcess(["/bin/sh", "-c", #"for f in /proc/$$/fd/*; do echo "${f##*/}"; done"#], outputPath: output)
+        #expect(child.wait() == 0)
+        let descriptors = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").compactMap { Int32($0) }
+        #expect(descriptors.contains(1))
+        #expect(!descriptors.contains(leaked), "the child had \(descriptors)")
+        #expect(descriptors.allSatisfy { $0 <= 3 }, "the child had \(descriptors)")
+    }
+}

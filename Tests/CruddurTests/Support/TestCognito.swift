@@ -21,9 +21,11 @@ enum TestPool {
     /// The seed user `bayko`'s Cognito id.
     static let baykoSub = "MOCK-bayko"
 
+    /// A generous fetch deadline (a loaded machine can be slow to answer even on loopback); the tests of the deadline
+    /// itself set their own.
     static func settings(jwksURL: String, configure: (inout CognitoSettings) -> Void = { _ in }) -> CognitoSettings {
         var settings = CognitoSettings(
-            region: region, userPoolID: userPoolID, clientID: clientID, jwksURL: jwksURL, fetchTimeout: .seconds(1)
+            region: region, userPoolID: userPoolID, clientID: clientID, jwksURL: jwksURL, fetchTimeout: .seconds(15)
         )
         configure(&settings)
         return settings

@@ -22,7 +22,7 @@ actor TestPostgres {
         let (lease, template) = try await start()
         let name = "t_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16))"
         let admin = lease.cluster.connectionSettings(database: "postgres")
-        try await Self.retryingWhileTemplateBusy {
+        try await Self.retryingWhileTemplateBusy(admin: admin, template: template) {
             try await Database.withConnection(admin, logger: Self.logger, operation: "creating a test database") { connection in
                 try await connection.query(
                     PostgresQuery(unsafeSQL: "CREATE DATABASE \(quoteIdentifier(name)) TEMPLATE \(quoteIdentifier(template))"),
@@ -40,16 +40,39 @@ actor TestPostgres {
         return settings
     }
 
-    /// Retries `body` while PostgreSQL says the template is in use (SQLSTATE 55006): the backend that
-    /// migrated it may take a moment to exit on a loaded machine (the template takes no new connections).
-    private static func retryingWhileTemplateBusy(_ body: () async throws -> Void) async throws {
+    /// Retries `body` while PostgreSQL says the template is in use (SQLSTATE 55006). The template takes no new
+    /// connections, so whatever is still in it is left over (the backend that migrated it, on a loaded machine): it is
+    /// reported and ended.
+    private static func retryingWhileTemplateBusy(
+        admin: ConnectionSettings, template: String, _ body: () async throws -> Void
+    ) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
         while true {
             do {
                 return try await body()
             } catch let error as DatabaseError where error.sqlState == "55006" && ContinuousClock.now < deadline {
+                try await endSessions(in: template, admin: admin)
                 try await Task.sleep(for: .milliseconds(200))
             }
+        }
+    }
+
+    private static func endSessions(in template: String, admin: ConnectionSettings) async throws {
+        let sessions = try await Database.withConnection(admin, logger: logger, operation: "ending sessions in the template") { connection in
+            let rows = try await connection.query(
+                """
+                SELECT pid, backend_type, coalesce(application_name, ''), coalesce(state, ''), left(coalesce(query, ''), 80),
+                       extract(epoch FROM now() - backend_start)::float8, pg_terminate_backend(pid)
+                FROM pg_stat_activity WHERE datname = \(template) AND pid <> pg_backend_pid()
+                """, logger: logger
+            ).collect()
+            return try rows.map { row in
+                let (pid, type, application, state, query, age, ended) = try row.decode((Int32, String, String, String, String, Double, Bool).self)
+                return "pid \(pid) \(type) '\(application)' \(state) for \(Int(age)) s, ended: \(ended), query: \(query)"
+            }
+        }
+        if !sessions.isEmpty {
+            logger.warning("Sessions left in the test template", metadata: ["sessions": "\(sessions)"])
         }
     }
 
