@@ -19,12 +19,22 @@ public struct APIConfiguration: Sendable {
     public var databasePoolSize: Int
     /// A connection that completes no request part for this long is closed: slow-loris clients included.
     public var idleTimeout: Duration
+    /// A request must arrive whole (head and body) within this long; past it the connection is closed, with a `408`
+    /// when no response has started.
+    public var requestTimeout: Duration = .seconds(30)
     /// Connections beyond this many wait in the listen backlog instead of being accepted.
     public var maxConnections: Int
     /// Keep the feed's first page in memory, invalidated through PostgreSQL `LISTEN/NOTIFY` (see ``FeedCache``).
     public var feedCache = false
     /// The user pool whose tokens writes need; nil is local development mode (the body's `user_handle` is trusted).
     public var cognito: CognitoSettings?
+    /// `ALLOWED_HOSTS`: the `Host` names accepted besides loopback ones (lowercased, no port).
+    public var extraAllowedHosts: Set<String> = []
+    /// Whether `Host` is checked: always in local development mode (against DNS rebinding), and in Cognito mode when
+    /// `ALLOWED_HOSTS` lists names. Nil means any `Host` is accepted.
+    public var allowedHosts: Set<String>? {
+        cognito == nil || !extraAllowedHosts.isEmpty ? extraAllowedHosts : nil
+    }
 
     public init(
         host: String = "127.0.0.1", port: Int = 4567, frontendURL: String = "http://localhost:3000",
@@ -77,6 +87,7 @@ public func buildApplication(
         router: router,
         server: .http1(
             configuration: .init(
+                additionalChannelHandlers: [RequestDeadlineHandler(timeout: .nanoseconds(Int64(configuration.requestTimeout / .nanoseconds(1))))],
                 idleTimeout: .nanoseconds(Int64(configuration.idleTimeout / .nanoseconds(1))),
                 httpDecoderConfiguration: .init(maxHeaderFieldSize: 8 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100)
             )),
@@ -95,7 +106,11 @@ func buildRouter(
     configuration: APIConfiguration, activities: ActivityRepository, users: UserRepository, authors: ActivityAuthorResolver,
     web: WebAssets, feedCache: FeedCache? = nil
 ) -> Router<AppRequestContext> {
-    let router = Router(context: AppRequestContext.self)
+    let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
+    router.add(middleware: APIResponseHeadersMiddleware())
+    if let allowedHosts = configuration.allowedHosts {
+        router.add(middleware: HostCheckMiddleware(allowedHosts: allowedHosts))
+    }
     router.add(
         middleware: CORSMiddleware(
             allowOrigin: .custom(configuration.frontendURL),
@@ -111,5 +126,6 @@ func buildRouter(
     ActivitiesController(activities: activities, users: users, authors: authors, feedCache: feedCache).addRoutes(to: api.group("activities"))
     HealthController(users: users).addRoutes(to: api.group("health"))
     WebController(assets: web).addRoutes(to: router)
+    router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
     return router
 }

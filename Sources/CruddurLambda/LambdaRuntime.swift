@@ -113,6 +113,7 @@ public struct InvocationLoop: Sendable {
             } catch let error as RuntimeAPIError {
                 throw error
             } catch {
+                logger.error("The invocation failed", metadata: ["requestID": "\(invocation.requestID)", "error": "\(error)"])
                 try await api.reportError(requestID: invocation.requestID, LambdaFunctionError(error))
             }
         }

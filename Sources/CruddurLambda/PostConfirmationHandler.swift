@@ -90,7 +90,11 @@ public struct InvocationContext: Sendable {
     }
 }
 
-/// A failed invocation as Lambda records it: `errorType` and `errorMessage`, without secrets.
+/// A failed invocation as Lambda records it: `errorType` and `errorMessage`.
+///
+/// Cognito shows `errorMessage` to the client that signed up, so it names the failure class only: what the event
+/// lacks, or that the username is taken, or a fixed sentence. Database and internal details (host names, addresses,
+/// server messages) go to the function's log, never into it.
 public struct LambdaFunctionError: Error, Equatable, Sendable, CustomStringConvertible {
     public let errorType: String
     public let errorMessage: String
@@ -111,11 +115,11 @@ public struct LambdaFunctionError: Error, Equatable, Sendable, CustomStringConve
         case let error as CognitoUserRepositoryError:
             self.init(errorType: "Cruddur.HandleTaken", errorMessage: error.description)
         case let error as DatabaseError where error.isUnavailable:
-            self.init(errorType: "Cruddur.DatabaseUnavailable", errorMessage: error.description)
-        case let error as DatabaseError:
-            self.init(errorType: "Cruddur.DatabaseError", errorMessage: error.description)
+            self.init(errorType: "Cruddur.DatabaseUnavailable", errorMessage: "the user database is not answering; try again shortly")
+        case is DatabaseError:
+            self.init(errorType: "Cruddur.DatabaseError", errorMessage: "the user could not be stored")
         default:
-            self.init(errorType: "Cruddur.InternalError", errorMessage: String(describing: error))
+            self.init(errorType: "Cruddur.InternalError", errorMessage: "the sign-up could not be completed")
         }
     }
 

@@ -28,7 +28,34 @@ public enum ServeSettings {
             }
             configuration.frontendURL = origin.hasSuffix("/") ? String(origin.dropLast()) : origin
         }
+        if let timeout = environment["REQUEST_TIMEOUT"], !timeout.isEmpty {
+            guard let seconds = Int(timeout), (1...3600).contains(seconds) else {
+                throw ConfigurationError(
+                    "REQUEST_TIMEOUT '\(WriteAuthentication.printable(timeout))' is not a whole number of seconds from 1 to 3600")
+            }
+            configuration.requestTimeout = .seconds(seconds)
+        }
+        if let hosts = environment["ALLOWED_HOSTS"], !hosts.isEmpty {
+            configuration.extraAllowedHosts = try allowedHosts(hosts)
+        }
         return configuration
+    }
+
+    /// `ALLOWED_HOSTS`: comma-separated host names or addresses (IPv6 in brackets), without ports.
+    static func allowedHosts(_ value: String) throws -> Set<String> {
+        var hosts: Set<String> = []
+        for entry in value.split(separator: ",", omittingEmptySubsequences: false) {
+            let host = entry.trimmingCharacters(in: .whitespaces).lowercased()
+            let isBracketedV6 =
+                host.hasPrefix("[") && host.hasSuffix("]") && host.dropFirst().dropLast().allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
+            let isName = !host.isEmpty && host.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "." || $0 == "-" }
+            guard isBracketedV6 || isName else {
+                throw ConfigurationError(
+                    "ALLOWED_HOSTS entry '\(WriteAuthentication.printable(host))' is not a host name or address (no ports; IPv6 in brackets)")
+            }
+            hosts.insert(host.hasSuffix(".") ? String(host.dropLast()) : host)
+        }
+        return hosts
     }
 }
 

@@ -39,8 +39,11 @@ public enum WriteAuthentication {
         }
         var jwksURL: String?
         if let override = value("COGNITO_JWKS_URL") {
-            guard let url = URL(string: override), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+            guard let url = URL(string: override), let scheme = url.scheme, ["http", "https"].contains(scheme), let host = url.host else {
                 throw ConfigurationError("COGNITO_JWKS_URL '\(printable(override))' is not an http(s) URL")
+            }
+            guard LoopbackHost.allowsPlainHTTP(scheme: scheme, host: host) else {
+                throw ConfigurationError("COGNITO_JWKS_URL must be https:// (plain http is accepted only for a loopback host)")
             }
             jwksURL = override
         }
@@ -77,15 +80,7 @@ public enum WriteAuthentication {
 
     /// `localhost`, `127.0.0.0/8` and `::1` (bracketed or not).
     public static func isLoopback(_ host: String) -> Bool {
-        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        if bare.lowercased() == "localhost" { return true }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, bare, &v6) == 1 {
-            return withUnsafeBytes(of: &v6) { Array($0) } == Array(repeating: 0, count: 15) + [1]
-        }
-        var v4 = in_addr()
-        guard inet_pton(AF_INET, bare, &v4) == 1 else { return false }
-        return UInt32(bigEndian: v4.s_addr) >> 24 == 127
+        LoopbackHost.contains(host)
     }
 
     /// A configuration value fit for an error line: printable ASCII, at most 64 characters.

@@ -69,6 +69,7 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
     /// With Cognito configured it needs a bearer token first (`401`/`503`), and the token's user is the author.
     /// Headers are checked before the body is read.
     @Sendable func create(_ request: Request, context: Context) async throws -> Response {
+        try Self.requireJSONContentType(request)
         let identity = try await authors.authenticate(request, logger: context.logger)
         let key = try Self.idempotencyKey(request)
         let draft = try await Self.decodeDraft(request)
@@ -107,6 +108,18 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
             )
         }
         return ValidationErrorResponse(codes: authorMissing ? codes + [.userHandleNotFound] : codes)
+    }
+
+    /// Only `application/json` (parameters allowed): a page on another site can send `text/plain` or a form without
+    /// asking the browser's CORS preflight first, never JSON.
+    static func requireJSONContentType(_ request: Request) throws {
+        let values = request.headers[values: .contentType]
+        let mediaType = values.first?.split(separator: ";", maxSplits: 1).first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard values.count == 1, mediaType == "application/json" else {
+            throw APIError(
+                .unsupportedMediaType, code: "unsupported_media_type", message: "Send the post as Content-Type: application/json."
+            )
+        }
     }
 
     /// The `Idempotency-Key` header, if any; a malformed one is a `400`.

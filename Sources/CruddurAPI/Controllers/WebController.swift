@@ -18,9 +18,7 @@ struct WebController<Context: RequestContext>: Sendable {
 
     func addRoutes(to router: Router<Context>) {
         router.get("/", use: page)
-        router.head("/", use: page)
         router.get("assets/:name", use: asset)
-        router.head("assets/:name", use: asset)
     }
 
     @Sendable func page(_ request: Request, context: Context) async throws -> Response {
@@ -45,10 +43,6 @@ struct WebController<Context: RequestContext>: Sendable {
         ]
         if Self.matches(request.headers[values: .ifNoneMatch], eTag: asset.eTag) {
             return Response(status: .notModified, headers: headers)
-        }
-        if request.method == .head {
-            headers[.contentLength] = String(asset.body.readableBytes)
-            return Response(status: .ok, headers: headers)
         }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: asset.body))
     }

@@ -2,6 +2,7 @@ import CruddurDatabase
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOHTTP1
 
 /// Turns every error into the API's JSON error shapes; database outages become `503`, never a bare `500`.
 struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -16,6 +17,9 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             var mapped = APIError(error.status, code: Self.code(for: error.status), message: Self.message(for: error.status))
             mapped.headers = error.headers
             throw mapped
+        } catch let error as HTTPParserError {
+            // Malformed framing in a body (a bad chunk size, say): the client's fault, whichever route read it.
+            throw APIError(.badRequest, code: "malformed_request", message: "The request's framing is malformed (\(error)).")
         } catch let error as DatabaseError where error.isUnavailable {
             context.logger.warning("Database unavailable", metadata: ["error": "\(error)"])
             throw APIError.databaseUnavailable

@@ -1,3 +1,4 @@
+import CruddurDomain
 import Foundation
 
 /// Where AWS calls go and as whom: credentials, region and an optional endpoint override,
@@ -86,6 +87,11 @@ public struct AWSConfiguration: Sendable {
                 let host = url.host, !host.isEmpty, url.user == nil, url.password == nil
             else {
                 throw AWSError.configuration("the endpoint URL '\(text)' must be an http(s) URL with a host and no credentials")
+            }
+            guard LoopbackHost.allowsPlainHTTP(scheme: scheme, host: host) else {
+                throw AWSError.configuration(
+                    "\(explicitEndpoint == nil ? "AWS_ENDPOINT_URL" : "--endpoint-url") must be https:// (plain http, which would carry "
+                        + "signed requests and secrets in clear text, is accepted only for a loopback host such as a local moto_server)")
             }
             endpoint = url
         }

@@ -39,7 +39,7 @@ struct ActivitiesAPITests {
         let database = try await TestPostgres.shared.makeDatabase(seeded: true)
         try await withTestApp(database: database) { client in
             let created = try await client.execute(
-                uri: "/api/activities", method: .post,
+                uri: "/api/activities", method: .post, headers: [.contentType: "application/json"],
                 body: jsonBody(["user_handle": "bayko", "message": "Hello <b>Cruddur</b> \"quoted\" ✨", "ttl": "7-days"])
             ) { response in
                 #expect(response.status == .ok)
@@ -67,7 +67,8 @@ struct ActivitiesAPITests {
         ][ttl]!
         try await withTestApp(database: database) { client in
             try await client.execute(
-                uri: "/api/activities", method: .post, body: jsonBody(["user_handle": "bayko", "message": "ttl \(ttl)", "ttl": ttl])
+                uri: "/api/activities", method: .post, headers: [.contentType: "application/json"],
+                body: jsonBody(["user_handle": "bayko", "message": "ttl \(ttl)", "ttl": ttl])
             ) { response in
                 #expect(response.status == .ok)
                 let object = try #require(try response.json() as? [String: Any])
@@ -96,7 +97,8 @@ struct ActivitiesAPITests {
         let database = try await TestPostgres.shared.makeDatabase(seeded: true)
         let before = try await activityCount(database)
         try await withTestApp(database: database) { client in
-            try await client.execute(uri: "/api/activities", method: .post, body: jsonBody(body)) { response in
+            try await client.execute(uri: "/api/activities", method: .post, headers: [.contentType: "application/json"], body: jsonBody(body)) {
+                response in
                 #expect(response.status == .unprocessableContent)
                 let json = try response.json()
                 #expect(json as? [String] == codes)
@@ -111,7 +113,8 @@ struct ActivitiesAPITests {
         let message = String(repeating: "😀", count: 280)
         try await withTestApp(database: database) { client in
             try await client.execute(
-                uri: "/api/activities", method: .post, body: jsonBody(["user_handle": "bayko", "message": message, "ttl": "1-hour"])
+                uri: "/api/activities", method: .post, headers: [.contentType: "application/json"],
+                body: jsonBody(["user_handle": "bayko", "message": message, "ttl": "1-hour"])
             ) { response in
                 #expect(response.status == .ok)
                 let json = try response.json()
@@ -296,7 +299,7 @@ struct ActivitiesAPITests {
                 for index in 0..<300 {
                     group.addTask {
                         try await client.execute(
-                            uri: "/api/activities", method: .post,
+                            uri: "/api/activities", method: .post, headers: [.contentType: "application/json"],
                             body: jsonBody(["user_handle": index % 2 == 0 ? "bayko" : "jess-bk", "message": "concurrent \(index)", "ttl": "1-day"])
                         ) { UInt16($0.status.code) }
                     }
@@ -334,7 +337,7 @@ struct ActivitiesAPITests {
                 ("/api/activities", .post, jsonBody(["user_handle": "bayko", "message": "hi", "ttl": "1-day"])),
             ] {
                 let start = ContinuousClock.now
-                try await client.execute(uri: uri, method: method, body: body) { response in
+                try await client.execute(uri: uri, method: method, headers: [.contentType: "application/json"], body: body) { response in
                     #expect(response.status == .serviceUnavailable, "\(uri)")
                     #expect((try? response.json() as? [String: Any])?["error"] as? String == "database_unavailable")
                 }

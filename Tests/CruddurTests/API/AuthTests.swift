@@ -211,7 +211,8 @@ struct AuthTests {
         let database = try await TestPostgres.shared.makeDatabase(seeded: true)
         let silent = try SilentListener()
         let url = "http://127.0.0.1:\(silent.port)/.well-known/jwks.json"
-        try await withTestApp(database: database, configure: { $0.cognito = TestPool.settings(jwksURL: url) }) { client in
+        try await withTestApp(database: database, configure: { $0.cognito = TestPool.settings(jwksURL: url) { $0.fetchTimeout = .seconds(1) } }) {
+            client in
             let token = try await TestKeys.a.sign(.access())
             let start = ContinuousClock.now
             expectKeysUnavailable(try await post(client, bearer: token))

@@ -17,7 +17,10 @@ private func firstPage(_ client: any TestClientProtocol) async throws -> [String
 }
 
 private func post(_ client: any TestClientProtocol, _ message: String) async throws {
-    try await client.execute(uri: "/api/activities", method: .post, body: jsonBody(["user_handle": "bayko", "message": message, "ttl": "1-day"])) {
+    try await client.execute(
+        uri: "/api/activities", method: .post, headers: [.contentType: "application/json"],
+        body: jsonBody(["user_handle": "bayko", "message": message, "ttl": "1-day"])
+    ) {
         response in
         #expect(response.status == .ok)
     }

@@ -38,6 +38,12 @@ struct ServeSettingsTests {
                 "AWS_COGNITO_USER_POOL_ID": "us-east-1_AbCdEf123", "AWS_COGNITO_USER_POOL_CLIENT_ID": "abc123def456",
             ]))
         #expect(settings.region == "us-east-1" && settings.clientID == "abc123def456")
+        for jwks in ["http://127.0.0.1:9000/jwks.json", "https://keys.example/jwks.json"] {
+            let overridden = try WriteAuthentication.cognitoSettings([
+                "AWS_COGNITO_USER_POOL_ID": "us-east-1_AbCdEf123", "AWS_COGNITO_USER_POOL_CLIENT_ID": "abc123", "COGNITO_JWKS_URL": jwks,
+            ])
+            #expect(overridden?.jwksURL == jwks)
+        }
         for environment in [
             ["AWS_COGNITO_USER_POOL_CLIENT_ID": "abc123"],
             ["AWS_COGNITO_USER_POOL_ID": "us-east-1_AbCdEf123"],
@@ -47,6 +53,11 @@ struct ServeSettingsTests {
             [
                 "AWS_COGNITO_USER_POOL_ID": "us-east-1_AbCdEf123", "AWS_COGNITO_USER_POOL_CLIENT_ID": "abc123",
                 "COGNITO_JWKS_URL": "file:///etc/passwd",
+            ],
+            // Plain http only to loopback: the keys that decide who may post must not travel in clear text.
+            [
+                "AWS_COGNITO_USER_POOL_ID": "us-east-1_AbCdEf123", "AWS_COGNITO_USER_POOL_CLIENT_ID": "abc123",
+                "COGNITO_JWKS_URL": "http://keys.example/.well-known/jwks.json",
             ],
         ] {
             #expect(throws: ConfigurationError.self, "\(environment)") { try WriteAuthentication.cognitoSettings(environment) }

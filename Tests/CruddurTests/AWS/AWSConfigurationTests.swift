@@ -115,6 +115,22 @@ final class AWSConfigurationTests {
         }
     }
 
+    @Test("plain http is accepted only for a loopback endpoint; anywhere else it is one line naming the variable")
+    func plainHTTPOnlyOnLoopback() throws {
+        let environment = ["HOME": emptyHome, "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_REGION": "us-east-1"]
+        for local in ["http://127.0.0.1:5000", "http://localhost:4566", "http://[::1]:5000", "https://rds.internal.example"] {
+            #expect(throws: Never.self, "\(local)") { try AWSConfiguration.resolve(endpointURL: local, environment: environment) }
+        }
+        for remote in ["http://moto.internal.example:5000", "http://10.0.0.5:5000", "HTTP://192.0.2.1"] {
+            let fromVariable = #expect(throws: AWSError.self) {
+                try AWSConfiguration.resolve(environment: environment.merging(["AWS_ENDPOINT_URL": remote]) { $1 })
+            }
+            #expect("\(fromVariable.map { "\($0)" } ?? "")".contains("AWS_ENDPOINT_URL must be https://"), "\(remote)")
+            let fromOption = #expect(throws: AWSError.self) { try AWSConfiguration.resolve(endpointURL: remote, environment: environment) }
+            #expect("\(fromOption.map { "\($0)" } ?? "")".contains("--endpoint-url must be https://"), "\(remote)")
+        }
+    }
+
     @Test("missing or half-set credentials, unknown profiles, SSO profiles and missing regions are clear errors without secrets")
     func failures() throws {
         let home = try home(credentials: Self.files.credentials, config: Self.files.config)

@@ -1,0 +1,125 @@
+import HTTPTypes
+import NIOCore
+import NIOHTTPTypes
+
+/// Closes a connection whose request has not arrived whole (head and body) within the request timeout, with a
+/// `408` when no response has started; the idle timer alone would restart on every trickled byte for ever.
+///
+/// The clock starts at a request's first byte: ``RequestStartWatcher`` sees the raw bytes ahead of the HTTP decoder,
+/// this handler sees the decoded request's end and the response going out. Both run on the connection's event loop.
+final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private enum State {
+        /// Between requests: no bytes of the next one yet.
+        case waiting
+        /// Bytes of a request have arrived, its end has not.
+        case receiving
+        /// The request is whole; its response may still be going out.
+        case received
+    }
+
+    private let timeout: TimeAmount
+    private var state = State.waiting
+    /// Whether the current request's response head has gone out (then no `408` can be written).
+    private var responseStarted = false
+    /// Whether the response to the last request has been written whole.
+    private var responseEnded = true
+    private var deadline: Scheduled<Void>?
+
+    init(timeout: TimeAmount) {
+        self.timeout = timeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let watcher = RequestStartWatcher { [self] in requestBytesArrived(context: context) }
+        try? context.pipeline.syncOperations.addHandler(watcher, position: .first)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+    }
+
+    /// The first bytes of a request (or of the next one on a kept-alive connection) start its clock.
+    func requestBytesArrived(context: ChannelHandlerContext) {
+        guard case .waiting = state else { return }
+        state = .receiving
+        if responseEnded { responseStarted = false }
+        deadline = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: timeout) { [self] in
+            timedOut(context: context)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head:
+            // A pipelined request whose bytes came in with the previous one.
+            if case .waiting = state { requestBytesArrived(context: context) }
+        case .body:
+            break
+        case .end:
+            deadline?.cancel()
+            deadline = nil
+            state = .received
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head:
+            responseStarted = true
+            responseEnded = false
+        case .body:
+            break
+        case .end:
+            responseEnded = true
+            if case .received = state {
+                state = .waiting
+                responseStarted = false
+            }
+        }
+        context.write(data, promise: promise)
+    }
+
+    private func timedOut(context: ChannelHandlerContext) {
+        deadline = nil
+        guard case .receiving = state else { return }
+        if !responseStarted {
+            let body = ByteBuffer(
+                string: #"{"error":"request_timeout","message":"The request did not arrive whole in time; the connection is closed."}"#)
+            let head = HTTPResponse(
+                status: .requestTimeout,
+                headerFields: [
+                    .contentType: "application/json; charset=utf-8", .contentLength: String(body.readableBytes), .connection: "close",
+                    .xContentTypeOptions: "nosniff", .cacheControl: "no-store",
+                ]
+            )
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            context.write(wrapOutboundOut(.body(body)), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+        context.close(promise: nil)
+    }
+}
+
+/// Sits first in the pipeline and reports each read of raw bytes to ``RequestDeadlineHandler``.
+final class RequestStartWatcher: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let bytesArrived: () -> Void
+
+    init(bytesArrived: @escaping () -> Void) {
+        self.bytesArrived = bytesArrived
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        bytesArrived()
+        context.fireChannelRead(data)
+    }
+}
