@@ -5,11 +5,14 @@ import Logging
 import NIOCore
 
 /// A user pool's signing keys: fetched on first use, cached, and refreshed when a token names a `kid` the cache
-/// does not have (Cognito adds the new key to the set before it signs with it).
+/// does not have (Cognito adds the new key to the set before it signs with it) and when the set has expired: after
+/// the response's `Cache-Control: max-age`, at most (and, without one, exactly) ``maximumKeySetAge``, so a key the pool
+/// has removed stops being trusted.
 ///
 /// Refreshes are rate limited, so a flood of tokens with made-up key ids cannot hammer the JWKS endpoint: after a
 /// successful fetch the next waits `minimumRefreshInterval`, after a failed one `failureRetryInterval`. Concurrent
-/// lookups that need a fetch share one.
+/// lookups that need a fetch share one. When refreshing an expired set fails, the old set keeps serving (the pool's
+/// endpoint being down must not lock every writer out); the failure is logged once per streak.
 actor JWKSKeyStore {
     /// The answer for one key id.
     enum Lookup: Sendable {
@@ -23,6 +26,8 @@ actor JWKSKeyStore {
 
     /// The largest JWKS document accepted (Cognito's is about 1 KiB).
     static let maximumDocumentSize = 256 * 1024
+    /// The longest a fetched key set is used before it is fetched again.
+    static let maximumKeySetAge: Duration = .seconds(3_600)
 
     private let url: String
     private let fetchTimeout: Duration
@@ -44,14 +49,15 @@ actor JWKSKeyStore {
 
     /// The key set to verify a token signed with `keyID`, fetching it first when needed and allowed.
     func keys(for keyID: String) async -> Lookup {
-        if let current, current.keyIDs.contains(keyID) {
+        let now = ContinuousClock.now
+        if let current, current.keyIDs.contains(keyID), now < current.expiresAt {
             return .found(current.collection)
         }
         let fetch: Task<Result<KeySet, FetchFailure>, Never>
         if let inFlight {
             fetch = inFlight
         } else {
-            if let answer = answerWithoutFetching() {
+            if let answer = answerWithoutFetching(keyID: keyID, now: now) {
                 return answer
             }
             fetch = Task { [url, fetchTimeout, logger] in
@@ -65,30 +71,47 @@ actor JWKSKeyStore {
         case .success(let keySet):
             return keySet.keyIDs.contains(keyID) ? .found(keySet.collection) : .unknown
         case .failure(let failure):
+            // An expired set that has the key beats no answer while the endpoint is down.
+            if let current, current.keyIDs.contains(keyID) { return .found(current.collection) }
             return .unavailable(reason: failure.reason)
         }
     }
 
-    /// When a fetch is not allowed yet: what the last one said.
-    private func answerWithoutFetching() -> Lookup? {
+    /// When a fetch is not allowed yet: what the last one said (an expired set that has the key still serves).
+    private func answerWithoutFetching(keyID: String, now: ContinuousClock.Instant) -> Lookup? {
         guard let lastAttempt else { return nil }
-        let elapsed = lastAttempt.at.duration(to: .now)
+        let elapsed = lastAttempt.at.duration(to: now)
         if let failure = lastAttempt.failure {
-            return elapsed < failureRetryInterval ? .unavailable(reason: failure) : nil
+            guard elapsed < failureRetryInterval else { return nil }
+            if let current, current.keyIDs.contains(keyID) { return .found(current.collection) }
+            return .unavailable(reason: failure)
+        }
+        if let current, current.keyIDs.contains(keyID) {
+            // Expired: fetch again, but never more often than the rate limit allows.
+            return elapsed < minimumRefreshInterval ? .found(current.collection) : nil
         }
         return elapsed < minimumRefreshInterval ? .unknown : nil
     }
 
     private func record(_ result: Result<KeySet, FetchFailure>) {
         inFlight = nil
+        let failing = lastAttempt?.failure != nil
         switch result {
         case .success(let keySet):
             current = keySet
             lastAttempt = (.now, nil)
-            logger.info("Fetched the user pool's signing keys", metadata: ["jwks_url": "\(url)", "keys": "\(keySet.keyIDs.count)"])
+            logger.info(
+                failing ? "Fetched the user pool's signing keys again after failures" : "Fetched the user pool's signing keys",
+                metadata: ["jwks_url": "\(url)", "keys": "\(keySet.keyIDs.count)", "max_age_seconds": "\(keySet.maximumAge.components.seconds)"]
+            )
         case .failure(let failure):
             lastAttempt = (.now, failure.reason)
-            logger.warning("Fetching the user pool's signing keys failed", metadata: ["jwks_url": "\(url)", "reason": "\(failure.reason)"])
+            guard !failing else { return }
+            logger.warning(
+                current == nil
+                    ? "Fetching the user pool's signing keys failed" : "Refreshing the user pool's signing keys failed; the old set serves",
+                metadata: ["jwks_url": "\(url)", "reason": "\(failure.reason)"]
+            )
         }
     }
 
@@ -116,7 +139,8 @@ actor JWKSKeyStore {
                     return .failure(FetchFailure(reason: "the JWKS endpoint answered HTTP \(response.status.code)"))
                 }
                 let body = try await response.body.collect(upTo: maximumDocumentSize)
-                return await KeySet.make(from: Data(body.readableBytesView), logger: logger)
+                let maximumAge = KeySet.maximumAge(cacheControl: response.headers[canonicalForm: "Cache-Control"].joined(separator: ","))
+                return await KeySet.make(from: Data(body.readableBytesView), maximumAge: maximumAge, logger: logger)
             }
         } catch is NIOTooManyBytesError {
             return .failure(FetchFailure(reason: "the JWKS document is larger than \(maximumDocumentSize) bytes"))
@@ -155,10 +179,33 @@ struct FetchFailure: Error, Sendable {
 struct KeySet: Sendable {
     let collection: JWTKeyCollection
     let keyIDs: Set<String>
+    /// How long the set is used before it is fetched again.
+    let maximumAge: Duration
+    let expiresAt: ContinuousClock.Instant
+
+    /// `Cache-Control: max-age` (seconds), capped at ``JWKSKeyStore/maximumKeySetAge``, which is also the answer when
+    /// there is none; `no-cache`, `no-store` and `max-age=0` mean the next lookup fetches again (rate limits apply).
+    static func maximumAge(cacheControl: String) -> Duration {
+        var age = JWKSKeyStore.maximumKeySetAge
+        for directive in cacheControl.lowercased().split(separator: ",") {
+            let parts = directive.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            switch parts.first {
+            case "no-cache", "no-store":
+                return .zero
+            case "max-age":
+                if parts.count == 2, let seconds = Int64(parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))), seconds >= 0 {
+                    age = min(age, .seconds(seconds))
+                }
+            default:
+                continue
+            }
+        }
+        return age
+    }
 
     /// Keeps the document's RSA signing keys (`kty` RSA, `alg` RS256 or absent, `use` sig or absent), each pinned to
     /// RS256 whatever a token's header claims; a document with none is a failure.
-    static func make(from document: Data, logger: Logger) async -> Result<KeySet, FetchFailure> {
+    static func make(from document: Data, maximumAge: Duration, logger: Logger) async -> Result<KeySet, FetchFailure> {
         let parsed: Document
         do {
             parsed = try JSONDecoder().decode(Document.self, from: document)
@@ -183,7 +230,7 @@ struct KeySet: Sendable {
         }
         // Never fall back to some default key for a token whose kid is not in the set.
         await collection.clearDefault()
-        return .success(KeySet(collection: collection, keyIDs: keyIDs))
+        return .success(KeySet(collection: collection, keyIDs: keyIDs, maximumAge: maximumAge, expiresAt: .now + maximumAge))
     }
 
     /// The wire form of a JWKS: every field optional, so one odd key does not spoil the set.

@@ -1,4 +1,3 @@
-import CruddurAPI
 import CruddurDatabase
 import Foundation
 import HTTPTypes
@@ -7,6 +6,8 @@ import HummingbirdTesting
 import JWTKit
 import NIOCore
 import Testing
+
+@testable import CruddurAPI
 
 /// Keys generated once per test run (RSA key generation is slow in debug builds).
 enum TestKeys {
@@ -143,6 +144,49 @@ struct AuthTests {
             #expect(old.status == .unauthorized)
             #expect((try old.json() as? [String: Any])?["message"] as? String == "The token is signed with a key the user pool does not publish.")
         }
+    }
+
+    @Test("the key set expires after Cache-Control max-age: a key the pool removed stops working without any unknown kid")
+    func keySetExpires() async throws {
+        try await withCognitoApp(published: [TestKeys.a], configure: { $0.minimumRefreshInterval = .milliseconds(500) }) { client, jwks, _ in
+            await jwks.serve(cacheControl: "public, max-age=1")
+            #expect(try await post(client, bearer: try await TestKeys.a.sign(.access())).status == .ok)
+            await jwks.publish([TestKeys.b])
+            #expect(try await post(client, bearer: try await TestKeys.a.sign(.access())).status == .ok, "within max-age the set is kept")
+            #expect(await jwks.hits == 1)
+            try await Task.sleep(for: .milliseconds(1_100))
+            let removed = try await post(client, bearer: try await TestKeys.a.sign(.access()))
+            #expect(removed.status == .unauthorized, "\(removed.text)")
+            #expect(await jwks.hits == 2)
+            #expect(try await post(client, bearer: try await TestKeys.b.sign(.access())).status == .ok)
+            #expect(await jwks.hits == 2)
+        }
+    }
+
+    @Test("when refreshing an expired key set fails, the old set keeps serving, and retries stay rate limited")
+    func expiredSetServesWhileTheEndpointFails() async throws {
+        try await withCognitoApp(published: [TestKeys.a], configure: { $0.minimumRefreshInterval = .milliseconds(300) }) { client, jwks, _ in
+            await jwks.serve(cacheControl: "max-age=1")
+            #expect(try await post(client, bearer: try await TestKeys.a.sign(.access())).status == .ok)
+            await jwks.answer(status: .internalServerError)
+            try await Task.sleep(for: .milliseconds(1_100))
+            for _ in 0..<5 {
+                let response = try await post(client, bearer: try await TestKeys.a.sign(.access()))
+                #expect(response.status == .ok, "\(response.text)")
+            }
+            #expect(await jwks.hits == 2, "one failed refresh, then the failure interval holds")
+        }
+    }
+
+    @Test(
+        "Cache-Control max-age is honoured up to an hour; an hour without one",
+        arguments: [
+            ("max-age=600", 600), ("public, max-age=86400", 3_600), ("", 3_600), ("no-cache", 0), ("max-age=abc", 3_600),
+            ("Max-Age=\"20\", must-revalidate", 20),
+        ] as [(String, Int64)]
+    )
+    func keySetAge(cacheControl: String, seconds: Int64) {
+        #expect(KeySet.maximumAge(cacheControl: cacheControl) == .seconds(seconds))
     }
 
     @Test("a flood of unknown kids cannot hammer the JWKS endpoint: one refresh per interval, concurrent ones coalesced")

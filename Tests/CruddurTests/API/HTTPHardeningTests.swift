@@ -205,3 +205,31 @@ struct HTTPHardeningTests {
         #expect(try await activityCount(database) == before)
     }
 }
+
+@Suite("API: a database that refuses connections is a 503 within a second")
+struct RefusedDatabaseTests {
+    @Test("health, the feed and a post answer 503 within 1 s when PostgreSQL refuses, with the default 5 s deadline")
+    func refusedIsFast() async throws {
+        let refused = ConnectionSettings(
+            endpoint: .tcp(host: "127.0.0.1", port: try freePort()), username: "cruddur", password: nil, database: "cruddur",
+            sslMode: .disable
+        )
+        try await withTestApp(database: refused) { client in
+            // Once at start (the pool's first attempt), then every later call.
+            for round in 0..<3 {
+                for (uri, method) in [("/api/health", HTTPRequest.Method.get), ("/api/activities/home", .get), ("/api/activities", .post)] {
+                    let start = ContinuousClock.now
+                    try await client.execute(
+                        uri: uri, method: method, headers: [.contentType: "application/json"],
+                        body: method == .post ? ByteBuffer(string: HTTPHardeningTests.post) : nil
+                    ) { response in
+                        #expect(response.status == .serviceUnavailable, "\(method) \(uri)")
+                    }
+                    let elapsed = ContinuousClock.now - start
+                    #expect(elapsed < .seconds(1), "round \(round): \(method) \(uri) took \(elapsed)")
+                }
+                try await Task.sleep(for: .milliseconds(700))
+            }
+        }
+    }
+}

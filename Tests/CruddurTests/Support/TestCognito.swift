@@ -122,6 +122,8 @@ actor TestJWKS {
     var status: HTTPResponse.Status = .ok
     /// When set, served instead of the key set.
     var rawDocument: String?
+    /// The `Cache-Control` sent with the key set, if any.
+    var cacheControl: String?
 
     init(keys: [TestSigningKey]) {
         self.keys = keys
@@ -130,13 +132,14 @@ actor TestJWKS {
     func publish(_ keys: [TestSigningKey]) { self.keys = keys }
     func answer(status: HTTPResponse.Status) { self.status = status }
     func serve(rawDocument: String?) { self.rawDocument = rawDocument }
+    func serve(cacheControl: String?) { self.cacheControl = cacheControl }
 
-    fileprivate func respond() -> (HTTPResponse.Status, String) {
+    fileprivate func respond() -> (HTTPResponse.Status, String, String?) {
         hits += 1
-        guard status == .ok else { return (status, "<html>unavailable</html>") }
-        if let rawDocument { return (.ok, rawDocument) }
+        guard status == .ok else { return (status, "<html>unavailable</html>", nil) }
+        if let rawDocument { return (.ok, rawDocument, cacheControl) }
         let document = try! JSONSerialization.data(withJSONObject: ["keys": keys.map(\.jwk)])
-        return (.ok, String(decoding: document, as: UTF8.self))
+        return (.ok, String(decoding: document, as: UTF8.self), cacheControl)
     }
 }
 
@@ -144,8 +147,10 @@ actor TestJWKS {
 func withJWKSServer<Value: Sendable>(_ jwks: TestJWKS, _ body: @escaping @Sendable (String) async throws -> Value) async throws -> Value {
     let router = Router()
     router.get(".well-known/jwks.json") { _, _ -> Response in
-        let (status, document) = await jwks.respond()
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: document)))
+        let (status, document, cacheControl) = await jwks.respond()
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let cacheControl { headers[.cacheControl] = cacheControl }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: document)))
     }
     let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: TestPostgres.logger)
     return try await app.test(.live) { client in
