@@ -71,8 +71,12 @@ public struct LocalCluster: Sendable {
         self.runner = CommandRunner(serverUser: try Self.serverUser())
     }
 
+    /// Where root keeps the clusters of projects the `postgres` user cannot reach: a root-owned folder that no other
+    /// user can create or change anything in (never a predictable name in a shared folder).
+    public static let rootStateParent = "/var/lib/cruddur"
+
     /// The cluster of the project in `projectDirectory`: its `.cruddur` folder when the server's OS user can
-    /// reach it, else a per-project folder under `/var/tmp`.
+    /// reach it, else (root only) a per-project folder under ``rootStateParent``.
     public static func forProject(
         directory projectDirectory: String = FileManager.default.currentDirectoryPath,
         environment: [String: String] = ProcessInfo.processInfo.environment
@@ -83,7 +87,7 @@ public struct LocalCluster: Sendable {
         let tag = "\(URL(fileURLWithPath: project).lastPathComponent.prefix(24))-\(stableHash(project))"
         var stateDirectory = project + "/.cruddur"
         if runner.serverUser != nil, try await runner.status("/usr/bin/test", ["-x", project]) != 0 {
-            stateDirectory = "/var/tmp/cruddur-\(tag)"
+            stateDirectory = "\(rootStateParent)/\(tag)"
         }
         return try LocalCluster(layout: layout(stateDirectory: stateDirectory, tag: tag), binaries: binaries)
     }
@@ -107,11 +111,12 @@ public struct LocalCluster: Sendable {
         )
     }
 
-    private static func layout(stateDirectory: String, tag: String) -> Layout {
+    static func layout(stateDirectory: String, tag: String) -> Layout {
         var socketDirectory = stateDirectory + "/run"
-        // A unix socket path must fit in sockaddr_un (108 bytes on Linux).
+        // A unix socket path must fit in sockaddr_un (108 bytes on Linux). The shorter folder is checked like every
+        // other (ours, private, not a link): another user who creates that name first gets a clear refusal, not our queries.
         if (socketDirectory + "/.s.PGSQL.\(port)").utf8.count > 100 {
-            socketDirectory = "/tmp/cruddur-sock-\(stableHash(stateDirectory))"
+            socketDirectory = "/tmp/cruddur-sock-\(geteuid())-\(stableHash(stateDirectory))"
         }
         return Layout(stateDirectory: stateDirectory, socketDirectory: socketDirectory)
     }
@@ -214,56 +219,68 @@ public struct LocalCluster: Sendable {
 
     /// Runs `body` holding the cluster's lock file (`flock`), which the other `cruddur` processes and the reaper share.
     private func withLock<T>(_ body: () async throws -> T) async throws -> T {
-        try FileManager.default.createDirectory(atPath: layout.stateDirectory, withIntermediateDirectories: true)
-        let descriptor = open(layout.lockFile, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw LocalClusterError.cannotWrite(layout.lockFile) }
+        try prepareStateDirectory()
+        let descriptor = open(layout.lockFile, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard descriptor >= 0 else {
+            throw errno == ELOOP
+                ? LocalClusterError.unsafePath(layout.lockFile, "it is a symbolic link") : LocalClusterError.cannotWrite(layout.lockFile)
+        }
         defer { close(descriptor) }
+        try PrivatePath.verify(descriptor: descriptor, path: layout.lockFile, owner: geteuid(), kind: S_IFREG)
         guard flock(descriptor, LOCK_EX) == 0 else { throw LocalClusterError.cannotWrite(layout.lockFile) }
         defer { flock(descriptor, LOCK_UN) }
         return try await body()
     }
 
-    private func prepareDirectories() throws {
-        let fileManager = FileManager.default
-        try fileManager.createDirectory(atPath: layout.stateDirectory, withIntermediateDirectories: true)
-        try fileManager.createDirectory(atPath: layout.leasesDirectory, withIntermediateDirectories: true)
-        for directory in [layout.dataDirectory, layout.socketDirectory] {
-            try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            chmod(directory, 0o700)
-            try giveToServerUser(directory)
+    /// The state folder (and, for root, ``rootStateParent``): ours, private, in a parent nobody else can change.
+    private func prepareStateDirectory() throws {
+        let me = geteuid()
+        if layout.stateDirectory.hasPrefix(Self.rootStateParent + "/") {
+            try PrivatePath.ensureDirectory(Self.rootStateParent, owner: me, mode: 0o755)
         }
-        if !fileManager.fileExists(atPath: layout.logFile) {
-            fileManager.createFile(atPath: layout.logFile, contents: nil)
+        // A project's own `.cruddur` is as safe as the project (whoever may write there may change the code too).
+        if !layout.stateDirectory.hasSuffix("/.cruddur") {
+            try PrivatePath.verifyParent(of: layout.stateDirectory)
         }
-        try giveToServerUser(layout.logFile)
+        // The server's user (when it is not us) must pass through to its data, socket and log; it may not list or change it.
+        try PrivatePath.ensureDirectory(layout.stateDirectory, owner: me, mode: runner.serverUser == nil ? 0o700 : 0o711)
     }
 
-    private func giveToServerUser(_ path: String) throws {
-        guard let user = runner.serverUser, let entry = getpwnam(user) else { return }
-        guard chown(path, entry.pointee.pw_uid, entry.pointee.pw_gid) == 0 else { throw LocalClusterError.cannotWrite(path) }
+    /// The leases (ours), and the data folder, socket folder and log (the server's), each checked before use.
+    private func prepareDirectories() throws {
+        let server = try serverIdentity()
+        try PrivatePath.ensureDirectory(layout.leasesDirectory, owner: geteuid(), mode: 0o700)
+        if !layout.socketDirectory.hasPrefix(layout.stateDirectory + "/") {
+            try PrivatePath.verifyParent(of: layout.socketDirectory)
+        }
+        for directory in [layout.dataDirectory, layout.socketDirectory] {
+            try PrivatePath.ensureDirectory(directory, owner: server.uid, group: server.gid, mode: 0o700)
+        }
+        try PrivatePath.writeFile(layout.logFile, contents: nil, owner: server.uid, group: server.gid)
+    }
+
+    /// The uid and gid the server runs as.
+    private func serverIdentity() throws -> (uid: uid_t, gid: gid_t) {
+        guard let user = runner.serverUser else { return (geteuid(), getegid()) }
+        guard let entry = getpwnam(user) else { throw LocalClusterError.noServerUser }
+        return (entry.pointee.pw_uid, entry.pointee.pw_gid)
     }
 
     private func initialise() async throws {
         var arguments = ["-D", layout.dataDirectory, "-U", Self.superuser, "--encoding=UTF8", "--no-locale", "--no-instructions"]
         let passwordFile = layout.stateDirectory + "/initdb-password"
         if let password = options.superuserPassword {
-            guard FileManager.default.createFile(atPath: passwordFile, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600]) else {
-                throw LocalClusterError.cannotWrite(passwordFile)
-            }
-            try giveToServerUser(passwordFile)
+            let server = try serverIdentity()
+            try PrivatePath.writeFile(passwordFile, contents: Data(password.utf8), owner: server.uid, group: server.gid, replacing: true)
             arguments += ["--auth=scram-sha-256", "--pwfile=\(passwordFile)"]
         } else {
             arguments += ["--auth=trust"]
         }
         defer { try? FileManager.default.removeItem(atPath: passwordFile) }
         try await runner.run(binaries.initdb, arguments)
-        let include = "\ninclude_if_exists = 'cruddur.conf'\n"
-        guard let handle = FileHandle(forWritingAtPath: layout.dataDirectory + "/postgresql.conf") else {
-            throw LocalClusterError.cannotWrite(layout.dataDirectory + "/postgresql.conf")
-        }
-        defer { try? handle.close() }
-        handle.seekToEndOfFile()
-        handle.write(Data(include.utf8))
+        let server = try serverIdentity()
+        try PrivatePath.appendFile(
+            layout.dataDirectory + "/postgresql.conf", contents: Data("\ninclude_if_exists = 'cruddur.conf'\n".utf8), owner: server.uid)
     }
 
     /// The settings that pin the server to its private socket; rewritten at each start (folders can move).
@@ -279,11 +296,10 @@ public struct LocalCluster: Sendable {
             lines += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
         }
         lines += options.extraSettings
-        let path = layout.configurationFile
-        guard FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8)) else {
-            throw LocalClusterError.cannotWrite(path)
-        }
-        try giveToServerUser(path)
+        let server = try serverIdentity()
+        try PrivatePath.writeFile(
+            layout.configurationFile, contents: Data((lines.joined(separator: "\n") + "\n").utf8), owner: server.uid, group: server.gid,
+            replacing: true)
     }
 
     /// A detached watcher that stops the server once every leaseholder has exited (also after a crash).
@@ -306,7 +322,8 @@ public struct LocalCluster: Sendable {
             done
             \(cleanup)
             """
-        var environment = ProcessInfo.processInfo.environment
+        // What the script needs and nothing more: no secrets of ours in a process that may outlive us.
+        var environment = CommandRunner.childEnvironment
         environment["STATE"] = layout.stateDirectory
         environment["SOCKETS"] = layout.socketDirectory
         let reaper = try SpawnedProcess(["/usr/bin/setsid", "-f", "/bin/sh", "-c", script, "cruddur-pg-reaper"] + stop, environment: environment)
@@ -354,6 +371,8 @@ public enum LocalClusterError: CruddurError {
     case noServerUser
     case commandFailed(command: String, status: Int32, output: String)
     case cannotWrite(String)
+    /// A folder or file that someone else could control: the path and why it is refused.
+    case unsafePath(String, String)
 
     public var description: String {
         switch self {
@@ -365,6 +384,8 @@ public enum LocalClusterError: CruddurError {
             "\(command) failed (exit \(status)): \(output.split(whereSeparator: \.isNewline).suffix(2).joined(separator: " "))"
         case .cannotWrite(let path):
             "cannot write \(path)"
+        case .unsafePath(let path, let reason):
+            "refusing to use \(path) for the local PostgreSQL cluster: \(reason); remove it if you did not make it"
         }
     }
 }

@@ -1,7 +1,8 @@
 import CruddurDatabase
-import CruddurLocalPostgres
 import Foundation
 import Testing
+
+@testable import CruddurLocalPostgres
 
 @Suite("The local cluster manager")
 struct LocalClusterTests {
