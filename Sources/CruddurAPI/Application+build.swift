@@ -1,4 +1,5 @@
 import CruddurDatabase
+import CruddurDomain
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -24,6 +25,8 @@ public struct APIConfiguration: Sendable {
     public var requestTimeout: Duration = .seconds(30)
     /// Connections beyond this many wait in the listen backlog instead of being accepted.
     public var maxConnections: Int
+    /// `POST_RATE_LIMIT`: posts per author and window (nil: no limit).
+    public var postRateLimit: PostRateLimit? = .standard
     /// Keep the feed's first page in memory, invalidated through PostgreSQL `LISTEN/NOTIFY` (see ``FeedCache``).
     public var feedCache = false
     /// The user pool whose tokens writes need; nil is local development mode (the body's `user_handle` is trusted).
@@ -123,7 +126,9 @@ func buildRouter(
     // Innermost, so errors take the API's JSON shape before CORS adds its headers to them.
     router.add(middleware: JSONErrorMiddleware())
     let api = router.group("api")
-    ActivitiesController(activities: activities, users: users, authors: authors, feedCache: feedCache).addRoutes(to: api.group("activities"))
+    ActivitiesController(
+        activities: activities, users: users, authors: authors, rateLimit: configuration.postRateLimit, feedCache: feedCache
+    ).addRoutes(to: api.group("activities"))
     HealthController(users: users).addRoutes(to: api.group("health"))
     WebController(assets: web).addRoutes(to: router)
     router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))

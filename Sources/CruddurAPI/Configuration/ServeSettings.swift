@@ -1,4 +1,5 @@
 import CruddurDatabase
+import CruddurDomain
 import Foundation
 
 /// The API's settings from the environment, validated.
@@ -34,6 +35,18 @@ public enum ServeSettings {
                     "REQUEST_TIMEOUT '\(WriteAuthentication.printable(timeout))' is not a whole number of seconds from 1 to 3600")
             }
             configuration.requestTimeout = .seconds(seconds)
+        }
+        switch environment["POST_RATE_LIMIT"] {
+        case nil, "":
+            break
+        case "off":
+            configuration.postRateLimit = nil
+        case let value?:
+            guard let limit = PostRateLimit(value) else {
+                throw ConfigurationError(
+                    "POST_RATE_LIMIT '\(WriteAuthentication.printable(value))' must be COUNT/WINDOW like 300/3h (window in s, m, h or d) or off")
+            }
+            configuration.postRateLimit = limit
         }
         if let hosts = environment["ALLOWED_HOSTS"], !hosts.isEmpty {
             configuration.extraAllowedHosts = try allowedHosts(hosts)

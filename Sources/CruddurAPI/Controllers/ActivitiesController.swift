@@ -15,6 +15,8 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
     let users: UserRepository
     /// Who a post is from: the Cognito token's user, or (local development mode) the body's `user_handle`.
     let authors: ActivityAuthorResolver
+    /// Posts per author and window (nil: none), enforced by the database so that every server shares it.
+    let rateLimit: PostRateLimit?
     /// The first page in memory, when enabled.
     var feedCache: FeedCache? = nil
 
@@ -82,7 +84,7 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
             let authorMissing = if let author = failure.author { try await !users.exists(author) } else { false }
             throw Self.rejection(failure.errors, author: failure.author, authorMissing: authorMissing)
         }
-        switch try await activities.create(activity, idempotencyKey: key?.value) {
+        switch try await activities.create(activity, idempotencyKey: key?.value, rateLimit: rateLimit) {
         case .created(let created):
             feedCache?.invalidate()
             return Self.createdResponse(created)
@@ -94,6 +96,13 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
             throw ValidationErrorResponse(codes: [.idempotencyKeyReused])
         case .authorNotFound:
             throw Self.rejection([], author: activity.author, authorMissing: true)
+        case .rateLimited(let retryAfter):
+            var error = APIError(
+                .tooManyRequests, code: "rate_limited",
+                message: "This account has made its \(rateLimit?.posts ?? 0) posts for now; try again in \(retryAfter) seconds."
+            )
+            error.headers[.retryAfter] = String(retryAfter)
+            throw error
         }
     }
 

@@ -34,17 +34,21 @@ public struct ActivityRepository: Sendable {
         }
     }
 
-    /// Creates an activity, at most once per author and `idempotencyKey` within 24 hours when a key is given.
+    /// Creates an activity, at most once per author and `idempotencyKey` within 24 hours when a key is given, and
+    /// at most `rateLimit.posts` per author and window (nil: no limit).
     ///
     /// A retry that arrives while the first request with its key is still in flight waits for it (on the key's
     /// unique index) and then gets its result: there is never a second row. Returns only after the commit.
-    public func create(_ activity: NewActivity, idempotencyKey key: String? = nil) async throws -> ActivityCreation {
+    public func create(_ activity: NewActivity, idempotencyKey key: String? = nil, rateLimit: PostRateLimit?) async throws -> ActivityCreation {
         try await pool.withCommittedWrite(operation: "creating an activity") { [logger] connection in
             for attempt in 0..<2 {
-                for try await created in try await connection.execute(
-                    ActivityStatements.CreateActivity(activity: activity, idempotencyKey: key), logger: logger
+                for try await outcome in try await connection.execute(
+                    ActivityStatements.CreateActivity(activity: activity, idempotencyKey: key, rateLimit: rateLimit), logger: logger
                 ) {
-                    return .created(created)
+                    switch outcome {
+                    case .created(let created): return .created(created)
+                    case .rateLimited(let seconds): return .rateLimited(retryAfterSeconds: Int(seconds))
+                    }
                 }
                 guard let key else { return .authorNotFound }
                 var recorded: IdempotencyStatements.Recorded.Row?
@@ -98,4 +102,6 @@ public enum ActivityCreation: Sendable, Equatable {
     case keyReused
     /// No such author; nothing written.
     case authorNotFound
+    /// The author has used up the posting rate limit's window; nothing written.
+    case rateLimited(retryAfterSeconds: Int)
 }

@@ -29,15 +29,6 @@ enum ActivityStatements {
         (extract(epoch FROM inserted.expires_at) * 1000000)::int8
         """
 
-    /// A ``createdColumns`` row.
-    static func createdActivity(_ row: PostgresRow) throws -> CreatedActivity {
-        let (uuid, displayName, handle, message, createdAt, expiresAt) = try row.decode((String, String, String, String, Int64, Int64).self)
-        return CreatedActivity(
-            uuid: uuid, displayName: displayName, handle: handle, message: message,
-            createdAt: Timestamp(microsecondsSinceEpoch: createdAt), expiresAt: Timestamp(microsecondsSinceEpoch: expiresAt)
-        )
-    }
-
     /// The newest live activities: a short scan of `activities_feed_idx` at any table size.
     struct HomeFeedFirstPage: PostgresPreparedStatement {
         static let name = "cruddur_home_feed_first_page"
@@ -90,45 +81,95 @@ enum ActivityStatements {
     }
 
     /// The one statement that inserts an activity (the seed data aside): for an author given by handle or Cognito
-    /// sub (``UserStatements/authorCTE``), with or without an `Idempotency-Key` (`$5`). With a key it claims the key
-    /// and inserts in one statement, or does nothing when the author already used the key: a concurrent request
-    /// with the same key waits on the key's unique index until the first commits. No row: the author does not
-    /// exist, or the key was taken.
+    /// sub (``UserStatements/authorCTE``), with or without an `Idempotency-Key` (`$5`), within the posting rate limit
+    /// (`$6` posts per `$7` seconds; `$6` NULL: no limit).
+    ///
+    /// With a key it claims the key and inserts in one statement, or does nothing when the author already used the
+    /// key: a concurrent request with the same key waits on the key's unique index until the first commits. The
+    /// rate limit is one upsert of the author's counter row, whose lock makes it exact under concurrent posts by one
+    /// author; a retry of a key already used is not counted. Rows: the created activity, or one row with only
+    /// `retry_after` (seconds) when the limit refuses; none when the author does not exist or the key was taken.
     struct CreateActivity: PostgresPreparedStatement {
         static let name = "cruddur_create_activity"
         static let sql = """
             WITH \(UserStatements.authorCTE), fresh AS (
               SELECT gen_random_uuid() AS uuid, now() AS created_at, now() + $4::int8 * interval '1 second' AS expires_at
+            ), retried AS (
+              SELECT EXISTS (
+                SELECT 1 FROM public.idempotency_keys k, author WHERE k.user_uuid = author.uuid AND k.key = $5::text
+              ) AS yes
+            ), allowance AS (
+              INSERT INTO public.post_allowances AS c (user_uuid, window_started_at, posts)
+              SELECT author.uuid, now(), 1 FROM author
+              WHERE $6::int4 IS NOT NULL AND NOT (SELECT yes FROM retried)
+              ON CONFLICT (user_uuid) DO UPDATE SET
+                window_started_at = CASE WHEN c.window_started_at + $7::int8 * interval '1 second' <= now()
+                  THEN now() ELSE c.window_started_at END,
+                posts = CASE WHEN c.window_started_at + $7::int8 * interval '1 second' <= now() THEN 1 ELSE c.posts + 1 END
+              WHERE c.window_started_at + $7::int8 * interval '1 second' <= now() OR c.posts < $6::int4
+              RETURNING 1
+            ), permitted AS (
+              SELECT $6::int4 IS NULL OR (SELECT yes FROM retried) OR EXISTS (SELECT 1 FROM allowance) AS yes
             ), claimed AS (
               INSERT INTO public.idempotency_keys
                 (user_uuid, key, message, ttl_seconds, activity_uuid, activity_created_at, activity_expires_at)
               SELECT author.uuid, $5, $3, $4, fresh.uuid, fresh.created_at, fresh.expires_at FROM author, fresh
-              WHERE $5::text IS NOT NULL
+              WHERE $5::text IS NOT NULL AND (SELECT yes FROM permitted)
               ON CONFLICT (user_uuid, key) DO NOTHING
               RETURNING activity_uuid
             ), inserted AS (
               INSERT INTO public.activities (uuid, user_uuid, message, created_at, expires_at)
               SELECT fresh.uuid, author.uuid, $3, fresh.created_at, fresh.expires_at FROM author, fresh
-              WHERE $5::text IS NULL OR EXISTS (SELECT 1 FROM claimed)
+              WHERE (SELECT yes FROM permitted) AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM claimed))
               RETURNING uuid, message, created_at, expires_at
             )
-            SELECT \(createdColumns)
+            SELECT \(createdColumns), NULL::int8
             FROM inserted, author
+            UNION ALL
+            SELECT NULL, NULL, NULL, NULL, NULL, NULL, greatest(1, ceil(extract(epoch FROM
+                c.window_started_at + $7::int8 * interval '1 second' - now())))::int8
+            FROM author JOIN public.post_allowances c ON c.user_uuid = author.uuid
+            WHERE NOT (SELECT yes FROM permitted)
             """
-        typealias Row = CreatedActivity
+        typealias Row = Outcome
         let activity: NewActivity
         let idempotencyKey: String?
+        let rateLimit: PostRateLimit?
+
+        /// A row of this statement.
+        enum Outcome {
+            case created(CreatedActivity)
+            case rateLimited(retryAfterSeconds: Int64)
+        }
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 5)
+            var bindings = PostgresBindings(capacity: 7)
             bindings.append(author: activity.author)
             bindings.append(activity.message)
             bindings.append(Int64(activity.ttl.seconds))
             if let idempotencyKey { bindings.append(idempotencyKey) } else { bindings.appendNull() }
+            if let rateLimit {
+                bindings.append(Int32(rateLimit.posts))
+                bindings.append(Int64(rateLimit.windowSeconds))
+            } else {
+                bindings.appendNull()
+                bindings.append(Int64(0))
+            }
             return bindings
         }
 
-        func decodeRow(_ row: PostgresRow) throws -> Row { try ActivityStatements.createdActivity(row) }
+        func decodeRow(_ row: PostgresRow) throws -> Row {
+            let columns = try row.decode((String?, String?, String?, String?, Int64?, Int64?, Int64?).self)
+            if let retryAfter = columns.6 { return .rateLimited(retryAfterSeconds: retryAfter) }
+            guard let uuid = columns.0, let displayName = columns.1, let handle = columns.2, let message = columns.3,
+                let createdAt = columns.4, let expiresAt = columns.5
+            else { throw MalformedRow(statement: Self.name) }
+            return .created(
+                CreatedActivity(
+                    uuid: uuid, displayName: displayName, handle: handle, message: message,
+                    createdAt: Timestamp(microsecondsSinceEpoch: createdAt), expiresAt: Timestamp(microsecondsSinceEpoch: expiresAt)
+                ))
+        }
     }
 
     /// The keyset position (µs since the epoch, uuid) of the live activity after `offset` others in feed order: an
@@ -166,4 +207,11 @@ enum ActivityStatements {
 
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Int64.self) }
     }
+}
+
+/// A row that a statement cannot have produced: a bug, reported as one.
+struct MalformedRow: Error, CustomStringConvertible {
+    let statement: String
+
+    var description: String { "\(statement) returned a row with missing columns" }
 }

@@ -15,7 +15,10 @@ public enum PreparedStatementCatalog {
         entry(ActivityStatements.HomeFeedAfterCursor.self, parameters: ["created_at (ISO-8601 text)", "uuid (text)", "limit"]),
         entry(
             ActivityStatements.CreateActivity.self,
-            parameters: ["handle (or NULL)", "cognito_user_id (or NULL)", "message", "ttl_seconds", "idempotency_key (or NULL)"]
+            parameters: [
+                "handle (or NULL)", "cognito_user_id (or NULL)", "message", "ttl_seconds", "idempotency_key (or NULL)",
+                "posts per window (or NULL: no rate limit)", "window_seconds",
+            ]
         ),
         entry(ActivityStatements.PurgeExpired.self, parameters: ["limit"]),
     ]
