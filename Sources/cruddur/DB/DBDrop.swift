@@ -10,7 +10,7 @@ struct DBDrop: AsyncParsableCommand {
 
     func run() async throws {
         try await target.withOpened { opened, logger in
-            try confirmation.check(opened, action: "drop the database")
+            try await confirmation.check(opened, action: "drop the database", logger: logger)
             try await DatabaseAdministration(logger: logger).drop(opened.settings)
             print("Dropped database \(opened.settings.database)")
         }

@@ -15,6 +15,9 @@ struct DBMigrate: AsyncParsableCommand {
             let applied = try await opened.withConnection(logger: logger, operation: "migrating") { connection in
                 let applied = try await MigrationRunner(logger: logger).migrate(on: connection)
                 try await appRole.apply(on: connection, database: database, logger: logger)
+                if opened.isProduction {
+                    try await ProductionMarker(logger: logger).mark(on: connection)
+                }
                 return applied
             }
             if applied.isEmpty {

@@ -11,7 +11,7 @@ struct DBReset: AsyncParsableCommand {
 
     func run() async throws {
         try await target.withOpened { opened, logger in
-            try confirmation.check(opened, action: "reset the database")
+            try await confirmation.check(opened, action: "reset the database", logger: logger)
             let administration = DatabaseAdministration(logger: logger)
             if try await administration.exists(opened.settings) {
                 try await administration.drop(opened.settings)

@@ -17,7 +17,7 @@ struct DBRollback: AsyncParsableCommand {
 
     func run() async throws {
         try await target.withOpened { opened, logger in
-            try confirmation.check(opened, action: "roll back migrations")
+            try await confirmation.check(opened, action: "roll back migrations", logger: logger)
             let steps = self.steps
             let reverted = try await opened.withConnection(logger: logger, operation: "rolling back") { connection in
                 try await MigrationRunner(logger: logger).rollback(steps: steps, on: connection)

@@ -17,7 +17,7 @@ struct DBSchemaLoad: AsyncParsableCommand {
     func run() async throws {
         try await target.withOpened { opened, logger in
             if force {
-                try confirmation.check(opened, action: "drop and reload the schema")
+                try await confirmation.check(opened, action: "drop and reload the schema", logger: logger)
             }
             let force = self.force
             let database = opened.settings.database

@@ -10,7 +10,7 @@ struct DBSeed: AsyncParsableCommand {
 
     func run() async throws {
         try await target.withOpened { opened, logger in
-            try confirmation.check(opened, action: "load mock seed users")
+            try await confirmation.check(opened, action: "load mock seed users", logger: logger)
             try await opened.withConnection(logger: logger, operation: "seeding") { connection in
                 try await SeedData.load(on: connection, logger: logger)
             }

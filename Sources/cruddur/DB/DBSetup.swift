@@ -35,6 +35,9 @@ struct DBSetup: AsyncParsableCommand {
                 try await SeedData.load(on: connection, logger: logger)
             }
             try await appRole.apply(on: connection, database: database, logger: logger)
+            if opened.isProduction {
+                try await ProductionMarker(logger: logger).mark(on: connection)
+            }
             return applied
         }
         print("Applied \(applied.count) migration(s)")

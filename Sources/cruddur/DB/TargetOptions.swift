@@ -42,15 +42,20 @@ struct TargetOptions: ParsableArguments {
     }
 }
 
-/// `--yes-i-mean-production`: the explicit consent destructive commands need against `--prod`.
+/// `--yes-i-mean-production`: the explicit consent destructive commands need against a production database: one
+/// reached with `--prod`, or one that `setup --prod` or `migrate --prod` marked, however it is reached now.
 struct ProductionConfirmation: ParsableArguments {
-    @Flag(name: .customLong("yes-i-mean-production"), help: "Confirm a destructive command against --prod.")
+    @Flag(name: .customLong("yes-i-mean-production"), help: "Confirm a destructive command against a production database.")
     var confirmed = false
 
     /// Refuses when the target is production and the flag is missing.
-    func check(_ target: OpenedTarget, action: String) throws {
-        guard target.isProduction, !confirmed else { return }
-        throw CommandFailure("refusing to \(action) on the production database \(target.settings) without --yes-i-mean-production")
+    func check(_ target: OpenedTarget, action: String, logger: Logger) async throws {
+        guard !confirmed else { return }
+        let marked = target.isProduction ? false : try await ProductionMarker(logger: logger).isMarked(target.settings)
+        guard target.isProduction || marked else { return }
+        throw CommandFailure(
+            "refusing to \(action) on the production database \(target.settings)\(marked ? " (marked so by setup --prod or migrate --prod)" : "") "
+                + "without --yes-i-mean-production")
     }
 }
 

@@ -309,6 +309,41 @@ struct DBProductionTests {
         }
     }
 
+    @Test("a database that setup --prod or migrate --prod marked is protected however it is reached (--url, CONNECTION_URL)")
+    func productionMarkFollowsTheDatabase() async throws {
+        let name = freshName("marked")
+        let (environment, settings) = try await productionEnvironment(database: name)
+        #expect(try await db(["setup", "--prod"], environment: environment).status == 0)
+        let plainURL = try socketURL(settings)
+        let byURL = ["PGPASSWORD": Self.password]
+        let byConnectionURL = ["CONNECTION_URL": try socketURL(settings, password: Self.password)]
+        for (arguments, environment) in [
+            (["drop", "--url", plainURL], byURL), (["reset", "--url", plainURL], byURL), (["seed"], byConnectionURL),
+            (["drop"], byConnectionURL), (["rollback"], byConnectionURL), (["schema-load", "--force"], byConnectionURL),
+        ] {
+            let refused = try await db(arguments, environment: environment)
+            #expect(refused.status == 1, "\(arguments): \(refused.output)")
+            #expect(lines(refused.output).count == 1 && refused.output.contains("marked so by setup --prod"), "\(arguments): \(refused.output)")
+            #expect(!refused.output.contains(Self.password))
+        }
+        #expect(try await databaseExists(name, cluster: settings))
+        #expect(try await count("users", in: settings) == 0)
+
+        // A database set up without --prod is not marked; `migrate --prod` marks it.
+        let other = freshName("unmarked")
+        let (otherEnvironment, otherSettings) = try await productionEnvironment(database: other)
+        let otherURL = ["CONNECTION_URL": try socketURL(otherSettings, password: Self.password)]
+        #expect(try await db(["setup"], environment: otherURL).status == 0)
+        #expect(try await db(["rollback"], environment: otherURL).status == 0, "unmarked: no confirmation needed")
+        #expect(try await db(["migrate", "--prod"], environment: otherEnvironment).status == 0)
+        #expect(try await db(["rollback"], environment: otherURL).status == 1)
+
+        let confirmed = try await db(["drop", "--url", plainURL, "--yes-i-mean-production"], environment: byURL)
+        #expect(confirmed.status == 0, "\(confirmed.output)")
+        #expect(try await !databaseExists(name, cluster: settings))
+        #expect(try await db(["drop", "--yes-i-mean-production"], environment: otherURL).status == 0)
+    }
+
     @Test("a wrong password is one line that names no password")
     func wrongPassword() async throws {
         let (_, settings) = try await productionEnvironment(database: "postgres")
