@@ -106,13 +106,33 @@ public struct DatabaseAdministration: Sendable {
 
     /// Creates (or updates) a login role that may read and write the app's tables but run no DDL.
     ///
-    /// The password is bound as a parameter and quoted by the server (`format('%L')`), never spliced in here.
+    /// Refuses a name that is the connecting user, a superuser, or a role that owns anything in this database (the
+    /// role is made least-privileged, which would strip such a role of what it needs). The password never reaches the
+    /// server: it gets a SCRAM-SHA-256 verifier computed here (as `psql`'s `\password` does), bound as a parameter, so
+    /// no statement log, parameter log or error context can show the password. `PUBLIC`'s `CREATE` on schema
+    /// `public` (PostgreSQL 14 and older grant it) is revoked: the database is Cruddur's own.
     public func ensureApplicationRole(_ role: String, password: String, database: String, on connection: PostgresConnection) async throws {
         guard Self.isPlainIdentifier(role) else { throw AdministrationError.invalidRoleName(role) }
-        guard !password.isEmpty, !password.utf8.contains(0) else { throw AdministrationError.invalidRolePassword }
-        try await connection.withTransaction(logger: logger) { connection in
+        guard let verifier = SCRAMVerifier.make(password: password) else { throw AdministrationError.invalidRolePassword }
+        try await connection.withTransaction(logger: logger) { [logger] connection in
+            let rows = try await connection.query(
+                """
+                SELECT \(role)::text = current_user,
+                       coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = \(role)::text), false),
+                       EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = \(role)::text AND (
+                         EXISTS (SELECT 1 FROM pg_class WHERE relowner = r.oid)
+                         OR EXISTS (SELECT 1 FROM pg_namespace WHERE nspowner = r.oid)
+                         OR EXISTS (SELECT 1 FROM pg_proc WHERE proowner = r.oid)
+                         OR EXISTS (SELECT 1 FROM pg_type WHERE typowner = r.oid)
+                         OR EXISTS (SELECT 1 FROM pg_database WHERE datdba = r.oid)))
+                """, logger: logger
+            ).collect()
+            let (isConnectingUser, isSuperuser, ownsObjects) = try rows[0].decode((Bool, Bool, Bool).self)
+            if isConnectingUser { throw AdministrationError.unsuitableRole(role, "it is the user this command connects as") }
+            if isSuperuser { throw AdministrationError.unsuitableRole(role, "it is a superuser") }
+            if ownsObjects { throw AdministrationError.unsuitableRole(role, "it owns objects (tables, schemas, functions, types or databases)") }
             try await connection.query(
-                "SELECT set_config('cruddur.app_role', \(role), true), set_config('cruddur.app_password', \(password), true)", logger: logger
+                "SELECT set_config('cruddur.app_role', \(role), true), set_config('cruddur.app_verifier', \(verifier), true)", logger: logger
             ).drain()
             try await connection.query(
                 """
@@ -120,10 +140,10 @@ public struct DatabaseAdministration: Sendable {
                 BEGIN
                   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = current_setting('cruddur.app_role')) THEN
                     EXECUTE format('ALTER ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD %L',
-                                   current_setting('cruddur.app_role'), current_setting('cruddur.app_password'));
+                                   current_setting('cruddur.app_role'), current_setting('cruddur.app_verifier'));
                   ELSE
                     EXECUTE format('CREATE ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD %L',
-                                   current_setting('cruddur.app_role'), current_setting('cruddur.app_password'));
+                                   current_setting('cruddur.app_role'), current_setting('cruddur.app_verifier'));
                   END IF;
                 END
                 $$
@@ -132,6 +152,7 @@ public struct DatabaseAdministration: Sendable {
             let quotedRole = quoteIdentifier(role)
             for statement in [
                 "GRANT CONNECT ON DATABASE \(quoteIdentifier(database)) TO \(quotedRole)",
+                "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
                 "REVOKE CREATE ON SCHEMA public FROM \(quotedRole)",
                 "GRANT USAGE ON SCHEMA public TO \(quotedRole)",
                 "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \(quotedRole)",
@@ -174,6 +195,7 @@ public enum AdministrationError: CruddurError {
     case refusingMaintenanceDatabase
     case invalidRoleName(String)
     case invalidRolePassword
+    case unsuitableRole(String, String)
 
     public var description: String {
         switch self {
@@ -181,7 +203,9 @@ public enum AdministrationError: CruddurError {
         case .databaseMissing(let name): "database \(name) does not exist"
         case .refusingMaintenanceDatabase: "refusing to drop the server's maintenance database 'postgres'"
         case .invalidRoleName(let name): "role name '\(name)' must be lowercase letters, digits and underscores, starting with a letter or underscore"
-        case .invalidRolePassword: "the application role's password is empty or contains NUL"
+        case .invalidRolePassword: "the application role's password must be printable ASCII (letters, digits, punctuation, spaces) and not empty"
+        case .unsuitableRole(let name, let reason):
+            "refusing to make '\(name)' the application role: \(reason); choose a new name such as cruddur_app"
         }
     }
 }

@@ -428,6 +428,64 @@ struct DBProductionTests {
         }
         #expect(try await count("users", in: settings) == 1)
     }
+
+    @Test("the app role's password never reaches the server's log, even with every statement logged")
+    func applicationRolePasswordStaysOutOfTheLog() async throws {
+        let name = freshName("rolelog")
+        let (environment, settings) = try await productionEnvironment(database: name)
+        #expect(try await db(["create", "--prod"], environment: environment).status == 0)
+        try await withTestConnection(settings.with(database: "postgres")) { connection in
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "ALTER DATABASE \(name) SET log_statement = 'all'"), logger: TestPostgres.logger
+            ).collect()
+            return
+        }
+        let secret = "Unl0gged-\(UUID().uuidString.prefix(8))"
+        let setup = try await db(
+            ["setup", "--prod", "--app-role", "logged_app"], environment: environment.merging(["CRUDDUR_APP_ROLE_PASSWORD": secret]) { $1 })
+        #expect(setup.status == 0, "\(setup.output)")
+        var app = settings
+        app.username = "logged_app"
+        app.password = secret
+        #expect(try await withTestConnection(app) { _ in true })
+        let cluster = try await StandIn.shared.cluster()
+        let log = try String(contentsOfFile: cluster.layout.logFile, encoding: .utf8)
+        #expect(log.contains("logged_app"), "statements were logged")
+        #expect(!log.contains(secret), "the password is in the server log")
+        #expect(try await db(["drop", "--prod", "--yes-i-mean-production"], environment: environment).status == 0)
+    }
+
+    @Test("the app role may not be the connecting user, a superuser or an owner; PUBLIC loses CREATE on schema public")
+    func applicationRoleChecks() async throws {
+        let name = freshName("rolechk")
+        let (environment, settings) = try await productionEnvironment(database: name)
+        #expect(try await db(["setup", "--prod"], environment: environment).status == 0)
+        try await withTestConnection(settings) { connection in
+            for sql in [
+                "CREATE ROLE table_owner LOGIN", "CREATE TABLE owned_elsewhere (id int)", "ALTER TABLE owned_elsewhere OWNER TO table_owner",
+                "CREATE ROLE another_superuser SUPERUSER", "GRANT CREATE ON SCHEMA public TO PUBLIC",
+            ] {
+                try await connection.query(PostgresQuery(unsafeSQL: sql), logger: TestPostgres.logger).collect()
+            }
+        }
+        for (role, reason) in [
+            ("postgres", "it is the user this command connects as"), ("another_superuser", "it is a superuser"), ("table_owner", "it owns objects"),
+        ] {
+            let refused = try await db(["migrate", "--prod", "--app-role", role], environment: environment)
+            #expect(refused.status == 1, "\(role): \(refused.output)")
+            #expect(lines(refused.output).count == 1 && refused.output.contains(reason), "\(role): \(refused.output)")
+        }
+        #expect(try await db(["migrate", "--prod", "--app-role", "fresh_app"], environment: environment).status == 0)
+        var app = settings
+        app.username = "fresh_app"
+        app.password = Self.appRolePassword
+        try await withTestConnection(app) { connection in
+            await #expect(throws: PSQLError.self, "PUBLIC's CREATE on schema public was revoked") {
+                try await connection.query("CREATE TABLE through_public (id int)", logger: TestPostgres.logger).collect()
+            }
+        }
+        #expect(try await db(["drop", "--prod", "--yes-i-mean-production"], environment: environment).status == 0)
+    }
 }
 
 /// Every process's command line, read from /proc (what `ps` shows to every user of the machine).
