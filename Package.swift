@@ -62,6 +62,7 @@ let package = Package(
             dependencies: [
                 "CruddurDomain",
                 "CruddurDatabase",
+                "CruddurAWS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -80,8 +80,12 @@ public func buildApplication(
     let verifier = configuration.cognito.map { CognitoTokenVerifier(settings: $0, logger: logger) }
     let authors = ActivityAuthorResolver(verifier: verifier)
     let feedCache = configuration.feedCache ? FeedCache(settings: database, logger: logger) : nil
+    let registrar = try configuration.cognito.map {
+        try CognitoRegistrar(settings: $0, users: CognitoUserRepository(pool: pool, logger: logger), logger: logger)
+    }
     let router = buildRouter(
-        configuration: configuration, activities: activities, users: users, authors: authors, web: web, feedCache: feedCache
+        configuration: configuration, activities: activities, users: users, authors: authors, registrar: registrar, web: web,
+        feedCache: feedCache
     )
     let purger = ExpiryPurger(
         activities: activities, interval: configuration.purgeInterval, batchSize: configuration.purgeBatchSize, logger: logger
@@ -107,7 +111,7 @@ public func buildApplication(
 
 func buildRouter(
     configuration: APIConfiguration, activities: ActivityRepository, users: UserRepository, authors: ActivityAuthorResolver,
-    web: WebAssets, feedCache: FeedCache? = nil
+    registrar: CognitoRegistrar? = nil, web: WebAssets, feedCache: FeedCache? = nil
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: APIResponseHeadersMiddleware())
@@ -127,7 +131,8 @@ func buildRouter(
     router.add(middleware: JSONErrorMiddleware())
     let api = router.group("api")
     ActivitiesController(
-        activities: activities, users: users, authors: authors, rateLimit: configuration.postRateLimit, feedCache: feedCache
+        activities: activities, users: users, authors: authors, rateLimit: configuration.postRateLimit, registrar: registrar,
+        feedCache: feedCache
     ).addRoutes(to: api.group("activities"))
     HealthController(users: users).addRoutes(to: api.group("health"))
     WebController(assets: web).addRoutes(to: router)

@@ -18,6 +18,8 @@ public struct CognitoSettings: Sendable, Equatable {
     public var failureRetryInterval: Duration
     /// The clock skew allowed when checking `exp`, `nbf` and `iat`.
     public var leeway: Duration
+    /// Where Cognito's API is (`AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER` or `AWS_ENDPOINT_URL`); nil: AWS itself.
+    public var identityProviderEndpoint: String?
 
     public init(
         region: String, userPoolID: String, clientID: String, jwksURL: String? = nil,

@@ -16,6 +16,8 @@ public enum CognitoTokenError: Error, Equatable, Sendable, CustomStringConvertib
     case wrongTokenUse
     case expired
     case notYetValid
+    /// The pool no longer accepts the token (signed out, user deleted or disabled), as its `GetUser` says.
+    case revoked
     /// The pool's key set could not be fetched, so the token cannot be checked.
     case keysUnavailable(reason: String)
 
@@ -30,6 +32,7 @@ public enum CognitoTokenError: Error, Equatable, Sendable, CustomStringConvertib
         case .wrongTokenUse: "The token is neither a Cognito access token nor an id token."
         case .expired: "The token has expired."
         case .notYetValid: "The token is not valid yet."
+        case .revoked: "The user pool no longer accepts this token; sign in again."
         case .keysUnavailable: "The user pool's signing keys could not be fetched; try again shortly."
         }
     }

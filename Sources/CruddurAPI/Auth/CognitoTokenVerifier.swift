@@ -9,6 +9,8 @@ public struct CognitoIdentity: Sendable, Equatable {
     public let subject: String
     /// `access` or `id`.
     public let tokenUse: String
+    /// The verified access token itself (nil for an id token): it lets the server ask the pool about its user.
+    public var accessToken: String? = nil
 }
 
 /// Verifies Cognito access and id tokens with jwt-kit against the user pool's published keys.
@@ -64,7 +66,9 @@ public struct CognitoTokenVerifier: Sendable {
         } catch {
             throw .badSignature
         }
-        return try check(claims, now: now)
+        var identity = try check(claims, now: now)
+        if identity.tokenUse == "access" { identity.accessToken = token }
+        return identity
     }
 
     /// The claim checks, after the signature is known to be the pool's.

@@ -1,3 +1,4 @@
+import CruddurAWS
 import CruddurDatabase
 import CruddurDomain
 import Foundation
@@ -47,7 +48,18 @@ public enum WriteAuthentication {
             }
             jwksURL = override
         }
-        return CognitoSettings(region: region, userPoolID: pool, clientID: client, jwksURL: jwksURL)
+        var settings = CognitoSettings(region: region, userPoolID: pool, clientID: client, jwksURL: jwksURL)
+        for variable in ["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", "AWS_ENDPOINT_URL"] {
+            guard let endpoint = value(variable) else { continue }
+            do {
+                _ = try AWSConfiguration.unsigned(region: region, endpointURL: endpoint, variable: variable)
+            } catch {
+                throw ConfigurationError("\(error)")
+            }
+            settings.identityProviderEndpoint = endpoint
+            break
+        }
+        return settings
     }
 
     /// Refuses local development mode on a non-loopback `host` unless `allowUnauthenticatedWrites`.

@@ -17,6 +17,8 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
     let authors: ActivityAuthorResolver
     /// Posts per author and window (nil: none), enforced by the database so that every server shares it.
     let rateLimit: PostRateLimit?
+    /// Cognito mode: makes the missing `users` row of a verified user whose sign-up trigger failed.
+    var registrar: CognitoRegistrar? = nil
     /// The first page in memory, when enabled.
     var feedCache: FeedCache? = nil
 
@@ -84,7 +86,12 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
             let authorMissing = if let author = failure.author { try await !users.exists(author) } else { false }
             throw Self.rejection(failure.errors, author: failure.author, authorMissing: authorMissing)
         }
-        switch try await activities.create(activity, idempotencyKey: key?.value, rateLimit: rateLimit) {
+        var outcome = try await activities.create(activity, idempotencyKey: key?.value, rateLimit: rateLimit)
+        if case .authorNotFound = outcome, case .cognitoSub = activity.author, let identity, let registrar {
+            try await registrar.register(identity, logger: context.logger)
+            outcome = try await activities.create(activity, idempotencyKey: key?.value, rateLimit: rateLimit)
+        }
+        switch outcome {
         case .created(let created):
             feedCache?.invalidate()
             return Self.createdResponse(created)

@@ -4,15 +4,22 @@ import Foundation
 /// Where AWS calls go and as whom: credentials, region and an optional endpoint override,
 /// resolved the way the AWS CLI and SDKs resolve them.
 public struct AWSConfiguration: Sendable {
-    public let credentials: AWSCredentials
+    /// Nil for a client that only makes unsigned calls (``unsigned(region:endpointURL:)``).
+    public let credentials: AWSCredentials?
     public let region: String
     /// `--endpoint-url` or `AWS_ENDPOINT_URL`: every service at this address (moto, LocalStack), else AWS itself.
     public let endpointOverride: URL?
 
-    public init(credentials: AWSCredentials, region: String, endpointOverride: URL? = nil) {
+    public init(credentials: AWSCredentials?, region: String, endpointOverride: URL? = nil) {
         self.credentials = credentials
         self.region = region
         self.endpointOverride = endpointOverride
+    }
+
+    /// A configuration without credentials, for calls a user's own token authorises; `endpointURL` as `AWS_ENDPOINT_URL`
+    /// (https, or http to a loopback host).
+    public static func unsigned(region: String, endpointURL: String?, variable: String) throws -> AWSConfiguration {
+        AWSConfiguration(credentials: nil, region: region, endpointOverride: try endpointURL.map { try endpoint($0, name: variable) })
     }
 
     /// Resolves the configuration.
@@ -81,21 +88,25 @@ public struct AWSConfiguration: Sendable {
             throw AWSError.configuration("'\(region)' is not an AWS region name (like us-east-1)")
         }
 
-        var endpoint: URL?
-        if let text = explicitEndpoint ?? variable("AWS_ENDPOINT_URL") {
-            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-                let host = url.host, !host.isEmpty, url.user == nil, url.password == nil
-            else {
-                throw AWSError.configuration("the endpoint URL '\(text)' must be an http(s) URL with a host and no credentials")
-            }
-            guard LoopbackHost.allowsPlainHTTP(scheme: scheme, host: host) else {
-                throw AWSError.configuration(
-                    "\(explicitEndpoint == nil ? "AWS_ENDPOINT_URL" : "--endpoint-url") must be https:// (plain http, which would carry "
-                        + "signed requests and secrets in clear text, is accepted only for a loopback host such as a local moto_server)")
-            }
-            endpoint = url
+        let endpoint = try (explicitEndpoint ?? variable("AWS_ENDPOINT_URL")).map {
+            try Self.endpoint($0, name: explicitEndpoint == nil ? "AWS_ENDPOINT_URL" : "--endpoint-url")
         }
         return AWSConfiguration(credentials: credentials, region: region, endpointOverride: endpoint)
+    }
+
+    /// An endpoint override: an http(s) URL with a host and no credentials, https unless the host is loopback.
+    static func endpoint(_ text: String, name: String) throws -> URL {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = url.host, !host.isEmpty, url.user == nil, url.password == nil
+        else {
+            throw AWSError.configuration("the endpoint URL '\(text)' must be an http(s) URL with a host and no credentials")
+        }
+        guard LoopbackHost.allowsPlainHTTP(scheme: scheme, host: host) else {
+            throw AWSError.configuration(
+                "\(name) must be https:// (plain http, which would carry signed requests and secrets in clear text, is accepted "
+                    + "only for a loopback host such as a local moto_server)")
+        }
+        return url
     }
 
     private static func profileCredentials(

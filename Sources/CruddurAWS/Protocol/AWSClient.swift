@@ -42,11 +42,13 @@ public struct AWSClient: Sendable {
     }
 
     /// Calls a JSON 1.1 protocol action (`X-Amz-Target: <prefix>.<action>`) and returns the decoded object.
+    /// - Parameter signed: false for the few actions a caller's own token authorises (Cognito's `GetUser`): no
+    ///   credentials are needed or sent.
     public func json(
-        service: String, targetPrefix: String, action: String, body: [String: String], readOnly: Bool = false
+        service: String, targetPrefix: String, action: String, body: [String: String], readOnly: Bool = false, signed: Bool = true
     ) async throws -> [String: Any] {
         try await retrying(readOnly, service: service, action: action) {
-            try await jsonOnce(service: service, targetPrefix: targetPrefix, action: action, body: body)
+            try await jsonOnce(service: service, targetPrefix: targetPrefix, action: action, body: body, signed: signed)
         }
     }
 
@@ -94,11 +96,11 @@ public struct AWSClient: Sendable {
         return document
     }
 
-    private func jsonOnce(service: String, targetPrefix: String, action: String, body: [String: String]) async throws -> [String: Any] {
+    private func jsonOnce(service: String, targetPrefix: String, action: String, body: [String: String], signed: Bool) async throws -> [String: Any] {
         let payload = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
         let response = try await send(
             service: service, action: action, body: Array(payload),
-            headers: [("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "\(targetPrefix).\(action)")]
+            headers: [("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "\(targetPrefix).\(action)")], signed: signed
         )
         let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
         guard response.status < 300 else {
@@ -125,7 +127,7 @@ public struct AWSClient: Sendable {
         var requestId: String? { headers.first(name: "x-amzn-RequestId") ?? headers.first(name: "x-amz-request-id") }
     }
 
-    private func send(service: String, action: String, body: [UInt8], headers: [(String, String)]) async throws -> RawResponse {
+    private func send(service: String, action: String, body: [UInt8], headers: [(String, String)], signed: Bool = true) async throws -> RawResponse {
         let endpoint = configuration.endpoint(for: service)
         guard let bareHost = endpoint.host else {
             throw AWSError.configuration("the endpoint \(endpoint) has no host")
@@ -141,12 +143,17 @@ public struct AWSClient: Sendable {
         let path = endpoint.path.isEmpty ? "/" : endpoint.path
         var toSign: [(name: String, value: String)] = [("Host", hostHeader)]
         toSign += headers.map { (name: $0.0, value: $0.1) }
-        let signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region, service: service)
-        let signature = signer.sign(method: "POST", path: path, headers: toSign, payload: body, date: now())
+        var signatureHeaders: [(name: String, value: String)] = []
+        if signed, let credentials = configuration.credentials {
+            let signer = SigV4Signer(credentials: credentials, region: configuration.region, service: service)
+            signatureHeaders = signer.sign(method: "POST", path: path, headers: toSign, payload: body, date: now()).headers
+        } else if signed {
+            throw AWSError.configuration("\(service) \(action) needs AWS credentials and none are configured")
+        }
 
         var request = HTTPClientRequest(url: "\(scheme)://\(hostHeader)\(path)")
         request.method = .POST
-        for (name, value) in toSign + signature.headers {
+        for (name, value) in toSign + signatureHeaders {
             request.headers.replaceOrAdd(name: name, value: value)
         }
         request.headers.replaceOrAdd(name: "User-Agent", value: "cruddur")

@@ -81,11 +81,11 @@ struct AuthTests {
         }
     }
 
-    @Test("a verified Cognito user without a users row gets 403 user_not_registered, and nothing is written")
+    @Test("a verified id token whose user has no users row gets 403 user_not_registered (registering needs an access token)")
     func unregisteredUser() async throws {
         try await withCognitoApp { client, _, database in
             let before = try await activityCount(database)
-            let token = try await TestKeys.a.sign(.access(sub: "7d3c0b9a-0000-4000-8000-unlinked00001"))
+            let token = try await TestKeys.a.sign(.id(sub: "7d3c0b9a-0000-4000-8000-unlinked00001"))
             let response = try await post(client, bearer: token, body: ["user_handle": "bayko", "message": "hi", "ttl": "1-day"])
             #expect(response.status == .forbidden)
             #expect((try response.json() as? [String: Any])?["error"] as? String == "user_not_registered")

@@ -152,7 +152,7 @@ actor TestMoto {
         let bootstrap = MotoEndpoint(url: url, accessKeyId: "bootstrap", secretAccessKey: "bootstrap", vpcId: "")
         let user = "cruddur-tests"
         let policy =
-            #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["rds:*","ec2:*","secretsmanager:*","kms:*"],"Resource":"*"}]}"#
+            #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["rds:*","ec2:*","secretsmanager:*","kms:*","cognito-idp:*"],"Resource":"*"}]}"#
         for arguments in [
             ["iam", "create-user", "--user-name", user],
             ["iam", "put-user-policy", "--user-name", user, "--policy-name", "cruddur", "--policy-document", policy],
