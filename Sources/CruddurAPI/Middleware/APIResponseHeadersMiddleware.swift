@@ -7,12 +7,7 @@ import Hummingbird
 /// every expiry).
 struct APIResponseHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var response: Response
-        do {
-            response = try await next(request, context)
-        } catch let error as any HTTPResponseError {
-            response = try error.response(from: request, context: context)
-        }
+        var response = try await renderedResponse(request, context: context, next: next)
         response.headers[.xContentTypeOptions] = "nosniff"
         if response.headers[.cacheControl] == nil {
             response.headers[.cacheControl] = "no-store"

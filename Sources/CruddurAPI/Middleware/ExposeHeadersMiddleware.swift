@@ -13,12 +13,7 @@ struct ExposeHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     let exposed = Self.exposedHeaders.joined(separator: ", ")
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var response: Response
-        do {
-            response = try await next(request, context)
-        } catch let error as any HTTPResponseError {
-            response = try error.response(from: request, context: context)
-        }
+        var response = try await renderedResponse(request, context: context, next: next)
         if request.method != .options, request.headers[.origin] != nil {
             response.headers[.accessControlExposeHeaders] = exposed
         }
