@@ -64,7 +64,7 @@ public enum WriteAuthentication {
 
     /// Refuses local development mode on a non-loopback `host` unless `allowUnauthenticatedWrites`.
     public static func refuseUnsafeBinding(_ configuration: APIConfiguration, allowUnauthenticatedWrites: Bool) throws {
-        guard configuration.cognito == nil, !isLoopback(configuration.host), !allowUnauthenticatedWrites else { return }
+        guard configuration.cognito == nil, !LoopbackHost.contains(configuration.host), !allowUnauthenticatedWrites else { return }
         throw ConfigurationError(
             "HOST \(configuration.host) is reachable from other machines and no Cognito user pool is configured, so anyone could post as anyone; "
                 + "set AWS_COGNITO_USER_POOL_ID and AWS_COGNITO_USER_POOL_CLIENT_ID, bind to 127.0.0.1, or pass --allow-unauthenticated-writes"
@@ -88,11 +88,6 @@ public enum WriteAuthentication {
                     "hint": "set AWS_COGNITO_USER_POOL_ID and AWS_COGNITO_USER_POOL_CLIENT_ID to require Cognito tokens",
                 ])
         }
-    }
-
-    /// `localhost`, `127.0.0.0/8` and `::1` (bracketed or not).
-    public static func isLoopback(_ host: String) -> Bool {
-        LoopbackHost.contains(host)
     }
 
     /// A configuration value fit for an error line: printable ASCII, at most 64 characters.

@@ -1,3 +1,4 @@
+import CruddurDomain
 import HTTPTypes
 import Hummingbird
 
@@ -12,7 +13,7 @@ struct HostCheckMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let host = request.head.authority.flatMap(Self.hostName(ofAuthority:)),
-            WriteAuthentication.isLoopback(host) || allowedHosts.contains(host)
+            LoopbackHost.contains(host) || allowedHosts.contains(host)
         else {
             throw APIError(
                 .misdirectedRequest, code: "host_not_allowed",

@@ -7,6 +7,8 @@ import NIOHTTPTypes
 ///
 /// The clock starts at a request's first byte: ``RequestStartWatcher`` sees the raw bytes ahead of the HTTP decoder,
 /// this handler sees the decoded request's end and the response going out. Both run on the connection's event loop.
+/// One timer per connection, armed lazily: it is not scheduled and cancelled per request (a kept-alive connection
+/// serving thousands of requests a second keeps one pending timer, which re-arms itself for the current request).
 final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -28,7 +30,9 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var responseStarted = false
     /// Whether the response to the last request has been written whole.
     private var responseEnded = true
-    private var deadline: Scheduled<Void>?
+    /// When the request now arriving started; nil between requests.
+    private var requestStartedAt: NIODeadline?
+    private var timer: Scheduled<Void>?
 
     init(timeout: TimeAmount) {
         self.timeout = timeout
@@ -40,8 +44,8 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        deadline?.cancel()
-        deadline = nil
+        timer?.cancel()
+        timer = nil
     }
 
     /// The first bytes of a request (or of the next one on a kept-alive connection) start its clock.
@@ -49,8 +53,21 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
         guard case .waiting = state else { return }
         state = .receiving
         if responseEnded { responseStarted = false }
-        deadline = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: timeout) { [self] in
-            timedOut(context: context)
+        let now = NIODeadline.now()
+        requestStartedAt = now
+        if timer == nil { arm(at: now + timeout, context: context) }
+    }
+
+    private func arm(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        timer = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: deadline) { [self] in
+            timer = nil
+            // The timer may have been armed for an earlier request: wait on for the current one's deadline.
+            guard case .receiving = state, let started = requestStartedAt else { return }
+            if NIODeadline.now() < started + timeout {
+                arm(at: started + timeout, context: context)
+            } else {
+                timedOut(context: context)
+            }
         }
     }
 
@@ -62,8 +79,7 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
         case .body:
             break
         case .end:
-            deadline?.cancel()
-            deadline = nil
+            requestStartedAt = nil
             state = .received
         }
         context.fireChannelRead(data)
@@ -87,8 +103,6 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     private func timedOut(context: ChannelHandlerContext) {
-        deadline = nil
-        guard case .receiving = state else { return }
         if !responseStarted {
             let body = ByteBuffer(
                 string: #"{"error":"request_timeout","message":"The request did not arrive whole in time; the connection is closed."}"#)

@@ -1,4 +1,5 @@
 import Crypto
+import CryptoExtras
 import Foundation
 
 /// A SCRAM-SHA-256 password verifier (RFC 5802, RFC 7677) as PostgreSQL stores it, computed here the way
@@ -14,8 +15,12 @@ public enum SCRAMVerifier {
     /// passwords would need its full normalisation, so they are refused).
     public static func make(password: String, salt: [UInt8] = randomSalt(), iterations: Int = iterations) -> String? {
         guard !password.isEmpty, password.utf8.allSatisfy({ (0x20...0x7E).contains($0) }) else { return nil }
-        let salted = saltedPassword(Array(password.utf8), salt: salt, iterations: iterations)
-        let key = SymmetricKey(data: salted)
+        // `Hi(password, salt, i)` of RFC 5802 is PBKDF2-HMAC-SHA-256 with one 32-byte block. PostgreSQL's 4096
+        // iterations are below CryptoExtras' checked minimum, hence the unchecked call.
+        guard
+            let key = try? KDF.Insecure.PBKDF2.deriveKey(
+                from: Array(password.utf8), salt: salt, using: .sha256, outputByteCount: 32, unsafeUncheckedRounds: iterations)
+        else { return nil }
         let clientKey = Data(HMAC<SHA256>.authenticationCode(for: Data("Client Key".utf8), using: key))
         let storedKey = Data(SHA256.hash(data: clientKey))
         let serverKey = Data(HMAC<SHA256>.authenticationCode(for: Data("Server Key".utf8), using: key))
@@ -25,17 +30,5 @@ public enum SCRAMVerifier {
     public static func randomSalt() -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
         return (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
-    }
-
-    /// PBKDF2-HMAC-SHA-256 with one 32-byte block: `Hi(password, salt, i)` of RFC 5802.
-    static func saltedPassword(_ password: [UInt8], salt: [UInt8], iterations: Int) -> [UInt8] {
-        let key = SymmetricKey(data: password)
-        var block = Array(HMAC<SHA256>.authenticationCode(for: salt + [0, 0, 0, 1], using: key))
-        var result = block
-        for _ in 1..<iterations {
-            block = Array(HMAC<SHA256>.authenticationCode(for: block, using: key))
-            for index in result.indices { result[index] ^= block[index] }
-        }
-        return result
     }
 }

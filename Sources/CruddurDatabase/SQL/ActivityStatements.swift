@@ -88,7 +88,8 @@ enum ActivityStatements {
     /// key: a concurrent request with the same key waits on the key's unique index until the first commits. The
     /// rate limit is one upsert of the author's counter row, whose lock makes it exact under concurrent posts by one
     /// author; a retry of a key already used is not counted. Rows: the created activity, or one row with only
-    /// `retry_after` (seconds) when the limit refuses; none when the author does not exist or the key was taken.
+    /// `retry_after` (seconds) when the limit refuses (also when the counter row was made by a transaction this
+    /// statement's snapshot does not see: then a whole window); none when the author does not exist or the key was taken.
     struct CreateActivity: PostgresPreparedStatement {
         static let name = "cruddur_create_activity"
         static let sql = """
@@ -127,8 +128,8 @@ enum ActivityStatements {
             FROM inserted, author
             UNION ALL
             SELECT NULL, NULL, NULL, NULL, NULL, NULL, greatest(1, ceil(extract(epoch FROM
-                c.window_started_at + $7::int8 * interval '1 second' - now())))::int8
-            FROM author JOIN public.post_allowances c ON c.user_uuid = author.uuid
+                coalesce(c.window_started_at, now()) + $7::int8 * interval '1 second' - now())))::int8
+            FROM author LEFT JOIN public.post_allowances c ON c.user_uuid = author.uuid
             WHERE NOT (SELECT yes FROM permitted)
             """
         typealias Row = Outcome

@@ -193,6 +193,21 @@ struct HTTPHardeningTests {
                 #expect(RawHTTP.status(response) == 408, "\(name): \(response)")
                 #expect(response.contains(#"{"error":"request_timeout""#), "\(name)")
             }
+            // On a kept-alive connection the clock restarts with each request: a slow one that follows a quick one
+            // 0.7 s later gets its own full second, then is cut off.
+            let reused = try RawHTTP(port: port, readTimeout: .seconds(5))
+            defer { reused.close() }
+            reused.send("GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            #expect(RawHTTP.status(reused.readResponse()) == 200)
+            try await Task.sleep(for: .milliseconds(700))
+            let slowStarted = ContinuousClock.now
+            reused.send(slowBody)
+            while ContinuousClock.now - slowStarted < .seconds(6), reused.send("\n") {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let slowElapsed = ContinuousClock.now - slowStarted
+            #expect(slowElapsed >= .milliseconds(950) && slowElapsed < .seconds(4), "cut off after \(slowElapsed)")
+            #expect(RawHTTP.status(reused.readToClose()) == 408)
             // The clock runs only while a request is arriving: a kept-alive connection may idle between requests.
             let connection = try RawHTTP(port: port, readTimeout: .seconds(5))
             defer { connection.close() }

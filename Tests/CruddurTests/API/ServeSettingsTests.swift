@@ -1,4 +1,5 @@
 import CruddurAPI
+import CruddurDomain
 import Testing
 
 @Suite("Serve settings and write authentication from the environment, without a process")
@@ -67,11 +68,11 @@ struct ServeSettingsTests {
     @Test("local development mode is refused on a non-loopback host unless explicitly allowed")
     func unsafeBinding() throws {
         for host in ["127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]"] {
-            #expect(WriteAuthentication.isLoopback(host), "\(host)")
+            #expect(LoopbackHost.contains(host), "\(host)")
             try WriteAuthentication.refuseUnsafeBinding(APIConfiguration(host: host), allowUnauthenticatedWrites: false)
         }
         for host in ["0.0.0.0", "::", "192.0.2.10", "example.com", "128.0.0.1"] {
-            #expect(!WriteAuthentication.isLoopback(host), "\(host)")
+            #expect(!LoopbackHost.contains(host), "\(host)")
             #expect(throws: ConfigurationError.self) {
                 try WriteAuthentication.refuseUnsafeBinding(APIConfiguration(host: host), allowUnauthenticatedWrites: false)
             }
