@@ -51,7 +51,12 @@ struct CognitoRegistrar: Sendable {
             throw AuthenticationResponse.rejected(.revoked)
         } catch {
             logger.warning("Asking the user pool about a new user failed", metadata: ["error": "\(error)"])
-            throw AuthenticationResponse.keysUnavailable
+            var unavailable = APIError(
+                .serviceUnavailable, code: "auth_unavailable",
+                message: "The user pool cannot be asked about this user to create their account; try again shortly."
+            )
+            unavailable.headers[.retryAfter] = "5"
+            throw unavailable
         }
         let attributes = answer.attributes
         guard attributes["sub"] == identity.subject else { throw AuthenticationResponse.rejected(.revoked) }

@@ -127,6 +127,8 @@ struct CognitoRegistrationTests {
         try await withTestApp(database: database, configure: { $0.cognito = unreachable }) { client in
             let response = try await Self.post(client, token: otherToken, message: "later")
             #expect(response.status == .serviceUnavailable, "\(response.text)")
+            #expect((try response.json() as? [String: String])?["error"] == "auth_unavailable")
+            #expect(response.headers[.retryAfter] == "5")
         }
         #expect(try await Self.users(database, sub: sub).isEmpty)
         #expect(try await Self.users(database, sub: otherSub).isEmpty)
