@@ -1,4 +1,4 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 import PackageDescription
 
 let package = Package(
@@ -77,8 +77,9 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
-            /// The web page served at `/` (HTML, CSS and plain JavaScript; no build step).
-            resources: [.copy("Web/Public")]
+            /// The web page served at `/` (HTML, CSS and plain JavaScript; no build step) and the OpenAPI document
+            /// served at `/api/openapi.json`.
+            resources: [.copy("Web/Public"), .copy("OpenAPI/openapi.json")]
         ),
         /// AWS: SigV4 signer, Query-protocol client, RDS and EC2 calls.
         .target(

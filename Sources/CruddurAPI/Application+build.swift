@@ -69,6 +69,7 @@ public func buildApplication(
     logger: Logger
 ) throws -> some ApplicationProtocol {
     let web = try WebAssets.bundled()
+    let document = try OpenAPIDocument.bundled()
     let pool = try DatabasePool(
         settings: database.with(applicationName: database.applicationName ?? "cruddur-api"),
         size: configuration.databasePoolSize,
@@ -85,7 +86,7 @@ public func buildApplication(
     }
     let router = buildRouter(
         configuration: configuration, activities: activities, users: users, authors: authors, registrar: registrar, web: web,
-        feedCache: feedCache
+        document: document, feedCache: feedCache
     )
     let purger = ExpiryPurger(
         activities: activities, interval: configuration.purgeInterval, batchSize: configuration.purgeBatchSize, logger: logger
@@ -111,7 +112,7 @@ public func buildApplication(
 
 func buildRouter(
     configuration: APIConfiguration, activities: ActivityRepository, users: UserRepository, authors: ActivityAuthorResolver,
-    registrar: CognitoRegistrar? = nil, web: WebAssets, feedCache: FeedCache? = nil
+    registrar: CognitoRegistrar? = nil, web: WebAssets, document: OpenAPIDocument, feedCache: FeedCache? = nil
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: APIResponseHeadersMiddleware())
@@ -135,6 +136,7 @@ func buildRouter(
         feedCache: feedCache
     ).addRoutes(to: api.group("activities"))
     HealthController(users: users).addRoutes(to: api.group("health"))
+    OpenAPIController(document: document).addRoutes(to: api)
     WebController(assets: web).addRoutes(to: router)
     router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
     return router

@@ -61,7 +61,7 @@ struct CommandRunner: Sendable {
             .path(.init(argv[0])), arguments: .init(Array(argv.dropFirst())), environment: .custom(environment),
             input: .none, output: .string(limit: outputLimit), error: .combinedWithOutput
         )
-        return (result.terminationStatus.shellStatus, result.standardOutput ?? "")
+        return (result.terminationStatus.shellStatus, result.standardOutput)
     }
 
     /// What a helper program needs of our environment: the search path and the locale, nothing else (no

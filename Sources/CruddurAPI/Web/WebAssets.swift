@@ -50,11 +50,11 @@ public struct WebAssets: Sendable {
             do {
                 assets[name] = WebAsset(name: name, contentType: contentType, data: try Data(contentsOf: file))
             } catch {
-                throw WebAssetsError.unreadable(file: file.path)
+                throw BundledFileError.unreadable(file: file.path)
             }
         }
         guard let index = assets["index.html"] else {
-            throw WebAssetsError.unreadable(file: directory.appendingPathComponent("index.html").path)
+            throw BundledFileError.unreadable(file: directory.appendingPathComponent("index.html").path)
         }
         self.assets = assets
         self.index = index
@@ -63,23 +63,24 @@ public struct WebAssets: Sendable {
     /// The files as built into this module's resource bundle.
     public static func bundled() throws -> WebAssets {
         guard let directory = Bundle.module.url(forResource: "Public", withExtension: nil) else {
-            throw WebAssetsError.missingBundle(path: Bundle.module.bundlePath)
+            throw BundledFileError.missingBundle(path: Bundle.module.bundlePath)
         }
         return try WebAssets(directory: directory)
     }
 }
 
-/// The web page's files could not be loaded at start-up.
-public enum WebAssetsError: CruddurError {
+/// A file the server serves from its resource bundle (the web page's, the OpenAPI document) could not be loaded at
+/// start-up.
+public enum BundledFileError: CruddurError {
     case missingBundle(path: String)
     case unreadable(file: String)
 
     public var description: String {
         switch self {
         case .missingBundle(let path):
-            "the web page's files are missing from the resource bundle at \(path); rebuild with swift build"
+            "the server's resource bundle is missing or incomplete at \(path); rebuild with swift build"
         case .unreadable(let file):
-            "cannot read the web page file \(file)"
+            "cannot read the server's bundled file \(file)"
         }
     }
 }

@@ -5,9 +5,9 @@ import CruddurDatabase
 struct DBWait: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "wait", abstract: "Wait until the server accepts connections.")
 
-    @OptionGroup var target: TargetOptions
+    @OptionGroup var target: TargetSelection
 
-    @Option(help: "Give up after this many seconds.")
+    @Option(help: ArgumentHelp("Give up after this many seconds.", valueName: "seconds"))
     var timeout = 30
 
     func validate() throws {
@@ -15,8 +15,7 @@ struct DBWait: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await target.withOpened { opened, logger in
-            try await WaitForServer.until(opened.settings, timeout: .seconds(timeout), logger: logger)
+        try await target.withOpened(waitingUpTo: .seconds(timeout)) { opened, _ in
             print("\(opened.settings) accepts connections")
         }
     }

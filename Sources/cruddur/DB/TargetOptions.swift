@@ -4,15 +4,12 @@ import Foundation
 import Logging
 
 /// Which database a `cruddur db` command acts on: `CONNECTION_URL` (or the local cluster), `--prod`, or `--url`.
-struct TargetOptions: ParsableArguments {
+struct TargetSelection: ParsableArguments {
     @Flag(help: "Act on PROD_CONNECTION_URL (the RDS database).")
     var prod = false
 
     @Option(help: ArgumentHelp("A database URL without a password (use PGPASSWORD or ~/.pgpass).", valueName: "url"))
     var url: String?
-
-    @Option(help: ArgumentHelp("Wait up to this many seconds for the server to accept connections first.", valueName: "seconds"))
-    var wait: Int?
 
     func validate() throws {
         if prod && url != nil {
@@ -21,24 +18,41 @@ struct TargetOptions: ParsableArguments {
         if let url, ConnectionSettings.urlCarriesPassword(url) {
             throw ValidationError(ConnectionSettingsError.passwordInURL(source: "--url").description)
         }
-        if let wait, !(1...3600).contains(wait) {
-            throw ValidationError("--wait must be from 1 to 3600 seconds")
-        }
     }
 
     /// Runs `body` on the target (for the local cluster, started for the length of the command) with a command
-    /// logger, closing it after; `--wait` first waits for the server. A failure is one line on stderr.
-    func withOpened(_ body: (OpenedTarget, Logger) async throws -> Void) async throws {
+    /// logger, closing it after; with `wait`, first waits up to that long for the server. A failure is one line on
+    /// stderr.
+    func withOpened(waitingUpTo wait: Duration?, _ body: (OpenedTarget, Logger) async throws -> Void) async throws {
         try await reportingFailures {
             let logger = makeCommandLogger()
             let target = try DatabaseTarget.resolve(url: url, production: prod, applicationName: "cruddur-cli")
             try await OpenedTarget.with(target, preparing: false, logger: logger) { opened in
                 if let wait {
-                    try await WaitForServer.until(opened.settings, timeout: .seconds(wait), logger: logger)
+                    try await WaitForServer.until(opened.settings, timeout: wait, logger: logger)
                 }
                 try await body(opened, logger)
             }
         }
+    }
+}
+
+/// The target plus `--wait`: what every `cruddur db` command but `db wait` (whose one timeout is `--timeout`) takes.
+struct TargetOptions: ParsableArguments {
+    @OptionGroup var selection: TargetSelection
+
+    @Option(help: ArgumentHelp("Wait up to this many seconds for the server to accept connections first.", valueName: "seconds"))
+    var wait: Int?
+
+    func validate() throws {
+        if let wait, !(1...3600).contains(wait) {
+            throw ValidationError("--wait must be from 1 to 3600 seconds")
+        }
+    }
+
+    /// Runs `body` on the target, after waiting for it when `--wait` is given (see ``TargetSelection``).
+    func withOpened(_ body: (OpenedTarget, Logger) async throws -> Void) async throws {
+        try await selection.withOpened(waitingUpTo: wait.map { .seconds($0) }, body)
     }
 }
 

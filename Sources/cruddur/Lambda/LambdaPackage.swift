@@ -103,7 +103,7 @@ struct LambdaPackage: AsyncParsableCommand {
             .path(.init(argv[0])), arguments: .init(Array(argv.dropFirst())),
             input: .none, output: .string(limit: 1024 * 1024), error: .combinedWithOutput
         )
-        return (result.terminationStatus.shellStatus, result.standardOutput ?? "")
+        return (result.terminationStatus.shellStatus, result.standardOutput)
     }
 
     /// The last line a command prints.

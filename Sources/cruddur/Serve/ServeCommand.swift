@@ -1,6 +1,7 @@
 import ArgumentParser
 import CruddurAPI
 import CruddurDatabase
+import CruddurDomain
 import CruddurLogging
 import Foundation
 import Hummingbird
@@ -56,8 +57,9 @@ struct ServeCommand: AsyncParsableCommand {
                     "Cruddur is serving",
                     metadata: [
                         "url": "http://\(configuration.host):\(configuration.port)", "database": "\(database.settings)",
+                        "version": "\(CruddurRelease.version)",
                     ])
-                try await Self.run(app, logger: logger)
+                try await Self.run(app, host: configuration.host, port: configuration.port, logger: logger)
             }
         }
     }
@@ -73,13 +75,19 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// Runs the application until SIGTERM or SIGINT, then shuts down gracefully: in-flight requests finish,
     /// new connections are refused, the pool closes. A shutdown that takes longer than 20 s is cancelled.
-    static func run(_ app: some Service, logger: Logger) async throws {
+    static func run(_ app: some Service, host: String, port: Int, logger: Logger) async throws {
         var configuration = ServiceGroupConfiguration(
             services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
         )
         configuration.maximumGracefulShutdownDuration = .seconds(20)
         configuration.maximumCancellationDuration = .seconds(5)
-        try await ServiceGroup(configuration: configuration).run()
+        do {
+            try await ServiceGroup(configuration: configuration).run()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw CommandFailure("\(host):\(port) is already in use (another cruddur serve?): stop it, or set PORT to a free port")
+        } catch let error as IOError where error.errnoCode == EADDRNOTAVAIL {
+            throw CommandFailure("cannot listen on \(host): no network interface of this machine has that address; check HOST")
+        }
     }
 
     /// Refuses to serve a database with pending migrations unless `--migrate` says to apply them.

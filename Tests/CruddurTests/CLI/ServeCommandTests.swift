@@ -55,7 +55,7 @@ struct ServeCommandTests {
         #expect(lines.first?.hasPrefix("cruddur: ") == true)
     }
 
-    @Test("a database with pending migrations is refused unless --migrate")
+    @Test("a database with pending migrations is refused unless --migrate; a port in use is one clear line")
     func pendingMigrations() async throws {
         let empty = try await TestPostgres.shared.makeEmptyDatabase()
         guard case .unixSocket(let directory, _) = empty.endpoint else {
@@ -73,6 +73,11 @@ struct ServeCommandTests {
         #expect(await HTTP.waitUntilHealthy("http://127.0.0.1:\(port)/api/health", timeout: .seconds(30)), "\(migrating.output)")
         let feed = try await HTTP.request("GET", "http://127.0.0.1:\(port)/api/activities/home")
         #expect(feed.status == 200 && feed.body == "[]")
+        // A second server on the same port: one line that says so and what to do.
+        let second = try ChildProcess(cruddurExecutable, ["serve"], environment: cleanEnvironment(["CONNECTION_URL": url, "PORT": "\(port)"]))
+        #expect(await second.waitForExit(timeout: .seconds(20)) == 1)
+        #expect(second.output.contains("cruddur: 127.0.0.1:\(port) is already in use"), "\(second.output)")
+        #expect(second.output.contains("set PORT"), "\(second.output)")
         migrating.signal(SIGTERM)
         #expect(await migrating.waitForExit(timeout: .seconds(20)) == 0)
     }

@@ -144,7 +144,7 @@ struct WebPageTests {
         for name in ["index.html", "app.css", "app.js"] {
             try Data(name.utf8).write(to: folder.appendingPathComponent(name))
         }
-        let error = #expect(throws: WebAssetsError.self) { try WebAssets(directory: folder) }
+        let error = #expect(throws: BundledFileError.self) { try WebAssets(directory: folder) }
         #expect(error.map { "\($0)".contains("icon.svg") } == true)
         try Data("<svg/>".utf8).write(to: folder.appendingPathComponent("icon.svg"))
         let assets = try WebAssets(directory: folder)
