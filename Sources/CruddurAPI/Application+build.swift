@@ -27,8 +27,10 @@ public struct APIConfiguration: Sendable {
     public var maxConnections: Int
     /// `POST_RATE_LIMIT`: posts per author and window (nil: no limit).
     public var postRateLimit: PostRateLimit? = .standard
-    /// Keep the feed's first page in memory, invalidated through PostgreSQL `LISTEN/NOTIFY` (see ``FeedCache``).
+    /// Keep the feed's first page in memory for at most ``feedCacheMaxAge`` (see ``FeedCache``).
     public var feedCache = false
+    /// `FEED_CACHE_MAX_AGE_MS`: how stale a cached page may be; every server sees any change within it (at most 1 s).
+    public var feedCacheMaxAge: Duration = .milliseconds(500)
     /// The user pool whose tokens writes need; nil is local development mode (the body's `user_handle` is trusted).
     public var cognito: CognitoSettings?
     /// `ALLOWED_HOSTS`: the `Host` names accepted besides loopback ones (lowercased, no port).
@@ -80,7 +82,7 @@ public func buildApplication(
     let users = UserRepository(pool: pool, logger: logger)
     let verifier = configuration.cognito.map { CognitoTokenVerifier(settings: $0, logger: logger) }
     let authors = ActivityAuthorResolver(verifier: verifier)
-    let feedCache = configuration.feedCache ? FeedCache(settings: database, logger: logger) : nil
+    let feedCache = configuration.feedCache ? FeedCache(maxAge: configuration.feedCacheMaxAge) : nil
     let registrar = try configuration.cognito.map {
         try CognitoRegistrar(settings: $0, users: CognitoUserRepository(pool: pool, logger: logger), logger: logger)
     }
@@ -105,7 +107,7 @@ public func buildApplication(
             backlog: 1024,
             availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections, logger: logger)
         ),
-        services: [pool, purger] + (feedCache.map { [$0] } ?? []),
+        services: [pool, purger],
         logger: logger
     )
 }

@@ -11,6 +11,13 @@ public enum ServeSettings {
         case "off": configuration.feedCache = false
         case let value?: throw ConfigurationError("FEED_CACHE '\(value)' must be on or off")
         }
+        if let maxAge = environment["FEED_CACHE_MAX_AGE_MS"], !maxAge.isEmpty {
+            guard let milliseconds = Int(maxAge), (1...1000).contains(milliseconds) else {
+                throw ConfigurationError(
+                    "FEED_CACHE_MAX_AGE_MS '\(WriteAuthentication.printable(maxAge))' is not a whole number of milliseconds from 1 to 1000")
+            }
+            configuration.feedCacheMaxAge = .milliseconds(milliseconds)
+        }
         if let host = environment["HOST"], !host.isEmpty {
             guard host.allSatisfy({ $0.isLetter || $0.isNumber || ".:-[]".contains($0) }) else {
                 throw ConfigurationError("HOST '\(host)' is not a host name or address")

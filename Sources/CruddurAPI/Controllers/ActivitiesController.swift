@@ -43,14 +43,15 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
             let (body, link) = Self.render(try await activities.homeFeed(feedRequest), limit: feedRequest.limit)
             return Self.feedResponse(body: body, link: link)
         }
-        let now = Timestamp.now()
-        if let cached = feedCache.page(limit: feedRequest.limit, now: now) {
+        let arrived = ContinuousClock.now
+        if let cached = feedCache.page(limit: feedRequest.limit, now: Timestamp.now(), instant: arrived) {
             return Self.feedResponse(body: cached.body, link: cached.link)
         }
         let generation = feedCache.currentGeneration()
+        let queryStarted = ContinuousClock.now
         let page = try await activities.homeFeed(feedRequest)
         let (body, link) = Self.render(page, limit: feedRequest.limit)
-        feedCache.store(limit: feedRequest.limit, generation: generation, body: body, link: link, page: page, readAt: now)
+        feedCache.store(limit: feedRequest.limit, generation: generation, queryStarted: queryStarted, body: body, link: link, page: page)
         return Self.feedResponse(body: body, link: link)
     }
 

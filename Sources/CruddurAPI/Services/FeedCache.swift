@@ -1,86 +1,73 @@
-import CruddurDatabase
 import CruddurDomain
-import Logging
 import NIOConcurrencyHelpers
-import ServiceLifecycle
 
-/// The first page of the home feed, kept in memory while PostgreSQL says nothing changed.
+/// The first page of the home feed, kept in memory for at most `maxAge` (`FEED_CACHE_MAX_AGE_MS`).
 ///
-/// Correctness rules: a page is served only while this process is listening on ``FeedChanges/channel`` (every write
-/// to the feed's tables notifies, from any server), never after the earliest `expires_at` on it, and this
-/// server's own posts drop it before their response is sent. A page computed while a change arrived is not
-/// stored (a generation counter), so a slow read cannot put an old page back.
-public final class FeedCache: Service, Sendable {
+/// The guarantee, with no cost to any write: a reader on any server sees every change committed more than `maxAge`
+/// before its request arrived (a post from another server, an edit or delete by SQL, the expiry purge), because a page
+/// is served only until `maxAge` after its query *started*, and a query sees everything committed before it started.
+/// On top of that, a page is never served after the earliest `expires_at` on it, and this server's own posts drop
+/// every page before their response is sent, so their author sees the post at once. A page whose query was overtaken
+/// by such a post is not stored (a generation counter), so a slow read cannot put an older page back.
+///
+/// Staleness is bounded instead of notified because `NOTIFY` serializes every notifying commit in the whole cluster
+/// (migration 5 removed the triggers; docs/performance.md has the numbers).
+final class FeedCache: Sendable {
     struct Entry {
         let generation: UInt64
         let body: String
         let link: String?
+        /// When the page's query started: the page is served until `maxAge` after it.
+        let queryStarted: ContinuousClock.Instant
+        /// The earliest `expires_at` on the page.
         let validUntil: Timestamp
     }
 
     struct State {
-        var listening = false
         var generation: UInt64 = 0
         var pages: [Int: Entry] = [:]
     }
 
-    private let state = NIOLockedValueBox(State())
-    private let changes: FeedChanges
+    /// The largest `FEED_CACHE_MAX_AGE_MS`: one second is the whole staleness budget a fleet gets (replica lag included).
+    static let maximumMaxAge: Duration = .seconds(1)
 
-    public init(settings: ConnectionSettings, logger: Logger) {
-        self.changes = FeedChanges(settings: settings, logger: logger)
+    let maxAge: Duration
+    private let state = NIOLockedValueBox(State())
+
+    init(maxAge: Duration) {
+        self.maxAge = min(maxAge, Self.maximumMaxAge)
     }
 
     /// A cached first page of `limit` items, if one may be served now.
-    func page(limit: Int, now: Timestamp) -> (body: String, link: String?)? {
+    func page(limit: Int, now: Timestamp, instant: ContinuousClock.Instant = .now) -> (body: String, link: String?)? {
         state.withLockedValue { state in
-            guard state.listening, let entry = state.pages[limit], entry.generation == state.generation,
+            guard let entry = state.pages[limit], entry.generation == state.generation,
+                instant < entry.queryStarted.advanced(by: maxAge),
                 now.microsecondsSinceEpoch < entry.validUntil.microsecondsSinceEpoch
             else { return nil }
             return (entry.body, entry.link)
         }
     }
 
-    /// The generation to pass to ``store(limit:generation:body:link:validUntil:)`` after reading the page.
+    /// The generation to pass to ``store(limit:generation:queryStarted:body:link:page:)``, read before the query.
     func currentGeneration() -> UInt64 {
         state.withLockedValue { $0.generation }
     }
 
-    /// The longest a page is kept, even when nothing on it expires sooner and no change is notified.
-    static let maximumAge: Duration = .seconds(60)
-
-    /// Keeps a page read at `generation` (unless something changed since) until the first activity on it expires,
-    /// and ``maximumAge`` at most.
-    func store(limit: Int, generation: UInt64, body: String, link: String?, page: [FeedActivity], readAt now: Timestamp) {
-        let cap = Timestamp(microsecondsSinceEpoch: now.microsecondsSinceEpoch + Self.maximumAge.components.seconds * 1_000_000)
-        let validUntil = min(page.map(\.expiresAt).min() ?? cap, cap)
+    /// Keeps a page whose query started at `queryStarted` with `generation` current, unless this server posted since.
+    func store(limit: Int, generation: UInt64, queryStarted: ContinuousClock.Instant, body: String, link: String?, page: [FeedActivity]) {
+        let validUntil = page.map(\.expiresAt).min() ?? Timestamp(microsecondsSinceEpoch: .max)
         state.withLockedValue { state in
-            guard state.listening, state.generation == generation else { return }
-            state.pages[limit] = Entry(generation: generation, body: body, link: link, validUntil: validUntil)
+            guard state.generation == generation else { return }
+            state.pages[limit] = Entry(generation: generation, body: body, link: link, queryStarted: queryStarted, validUntil: validUntil)
         }
     }
 
-    /// Drops every page (a post by this server, or a notification from PostgreSQL).
+    /// Drops every page: this server's own post.
     func invalidate() {
         state.withLockedValue { state in
             state.generation &+= 1
             state.pages.removeAll(keepingCapacity: true)
-        }
-    }
-
-    private func setListening(_ listening: Bool) {
-        state.withLockedValue { state in
-            state.listening = listening
-            state.generation &+= 1
-            state.pages.removeAll(keepingCapacity: true)
-        }
-    }
-
-    /// Follows the database's feed changes until shutdown; while not listening (database down, reconnecting),
-    /// nothing is cached.
-    public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await self.changes.follow(listening: { self.setListening($0) }, changed: { self.invalidate() })
         }
     }
 }

@@ -1,6 +1,7 @@
 extension Migration {
-    /// Every change to what the home feed shows sends `NOTIFY cruddur_feed` (``FeedChanges/channel``, once per statement), so each
-    /// server's feed cache can drop its pages: several `cruddur serve` processes on one database stay consistent.
+    /// Every change to what the home feed shows sent `NOTIFY cruddur_feed` (once per statement), so each server's feed
+    /// cache could drop its pages. Migration 5 removes it again: `NOTIFY` serializes every notifying commit in the
+    /// cluster (see ``dropFeedChangeNotifications``).
     static let notifyFeedChanges = Migration(
         version: 3,
         name: "notify_feed_changes",
@@ -9,7 +10,7 @@ extension Migration {
             CREATE OR REPLACE FUNCTION public.cruddur_notify_feed_change() RETURNS trigger
             LANGUAGE plpgsql AS $$
             BEGIN
-              PERFORM pg_notify('\(FeedChanges.channel)', '');
+              PERFORM pg_notify('cruddur_feed', '');
               RETURN NULL;
             END
             $$

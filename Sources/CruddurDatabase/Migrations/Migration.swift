@@ -17,5 +17,7 @@ public struct Migration: Sendable, Equatable {
 
 extension Migration {
     /// Every migration of the schema, oldest first.
-    public static let all: [Migration] = [.createUsersAndActivities, .createIdempotencyKeys, .notifyFeedChanges, .createPostAllowances]
+    public static let all: [Migration] = [
+        .createUsersAndActivities, .createIdempotencyKeys, .notifyFeedChanges, .createPostAllowances, .dropFeedChangeNotifications,
+    ]
 }

@@ -8,17 +8,20 @@ struct ServeSettingsTests {
     func settings() throws {
         let defaults = try ServeSettings.fromEnvironment([:])
         #expect(defaults.host == "127.0.0.1" && defaults.port == 4567 && defaults.frontendURL == "http://localhost:3000")
-        #expect(defaults.feedCache)
+        #expect(defaults.feedCache && defaults.feedCacheMaxAge == .milliseconds(500))
         let set = try ServeSettings.fromEnvironment([
-            "HOST": "0.0.0.0", "PORT": "8080", "FRONTEND_URL": "https://cruddur.example/", "FEED_CACHE": "off",
+            "HOST": "0.0.0.0", "PORT": "8080", "FRONTEND_URL": "https://cruddur.example/", "FEED_CACHE": "off", "FEED_CACHE_MAX_AGE_MS": "250",
         ])
-        #expect(set.host == "0.0.0.0" && set.port == 8080 && set.frontendURL == "https://cruddur.example" && !set.feedCache)
+        #expect(
+            set.host == "0.0.0.0" && set.port == 8080 && set.frontendURL == "https://cruddur.example" && !set.feedCache
+                && set.feedCacheMaxAge == .milliseconds(250))
     }
 
     @Test(
         "bad values are one clear error naming the variable",
         arguments: [
-            ["PORT": "70000"], ["PORT": "http"], ["HOST": "a b"], ["HOST": "x;rm"], ["FEED_CACHE": "maybe"],
+            ["PORT": "70000"], ["PORT": "http"], ["HOST": "a b"], ["HOST": "x;rm"], ["FEED_CACHE": "maybe"], ["FEED_CACHE_MAX_AGE_MS": "0"],
+            ["FEED_CACHE_MAX_AGE_MS": "1001"], ["FEED_CACHE_MAX_AGE_MS": "1s"],
             ["FRONTEND_URL": "ftp://x"], ["FRONTEND_URL": "localhost:3000"],
         ])
     func badSettings(environment: [String: String]) {
