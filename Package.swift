@@ -64,6 +64,7 @@ let package = Package(
                 "CruddurDomain",
                 "CruddurDatabase",
                 "CruddurAWS",
+                "CruddurLogging",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

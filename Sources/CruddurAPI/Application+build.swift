@@ -1,5 +1,6 @@
 import CruddurDatabase
 import CruddurDomain
+import CruddurLogging
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -29,6 +30,10 @@ public struct APIConfiguration: Sendable {
     public var postRateLimit: PostRateLimit? = .standard
     /// Keep the feed's first page in memory for at most ``feedCacheMaxAge`` (see ``FeedCache``).
     public var feedCache = false
+    /// `ACCESS_LOG`: one line per request on stderr (``AccessLog``); `cruddur serve` turns it on unless told not to.
+    public var accessLog = false
+    /// `LOG_FORMAT`: how the access log's lines are written (the process's log handler uses the same).
+    public var logFormat: LogFormat = .text
     /// `FEED_CACHE_MAX_AGE_MS`: how stale a cached page may be; every server sees any change within it (at most 1 s).
     public var feedCacheMaxAge: Duration = .milliseconds(500)
     /// The user pool whose tokens writes need; nil is local development mode (the body's `user_handle` is trusted).
@@ -86,9 +91,10 @@ public func buildApplication(
     let registrar = try configuration.cognito.map {
         try CognitoRegistrar(settings: $0, users: CognitoUserRepository(pool: pool, logger: logger), logger: logger)
     }
+    let accessLog = configuration.accessLog ? AccessLog(format: configuration.logFormat) : nil
     let router = buildRouter(
         configuration: configuration, activities: activities, users: users, authors: authors, registrar: registrar, web: web,
-        document: document, feedCache: feedCache
+        document: document, feedCache: feedCache, accessLog: accessLog
     )
     let purger = ExpiryPurger(
         activities: activities, interval: configuration.purgeInterval, batchSize: configuration.purgeBatchSize, logger: logger
@@ -107,16 +113,22 @@ public func buildApplication(
             backlog: 1024,
             availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections, logger: logger)
         ),
-        services: [pool, purger],
+        services: [pool, purger] + (accessLog.map { [$0] } ?? []),
         logger: logger
     )
 }
 
 func buildRouter(
     configuration: APIConfiguration, activities: ActivityRepository, users: UserRepository, authors: ActivityAuthorResolver,
-    registrar: CognitoRegistrar? = nil, web: WebAssets, document: OpenAPIDocument, feedCache: FeedCache? = nil
+    registrar: CognitoRegistrar? = nil, web: WebAssets, document: OpenAPIDocument, feedCache: FeedCache? = nil,
+    accessLog: AccessLog? = nil
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
+    // Outermost: every answer, whichever middleware gives it, carries the request's id and is in the access log.
+    router.add(middleware: RequestIDMiddleware())
+    if let accessLog {
+        router.add(middleware: AccessLogMiddleware(log: accessLog))
+    }
     router.add(middleware: APIResponseHeadersMiddleware())
     if let allowedHosts = configuration.allowedHosts {
         router.add(middleware: HostCheckMiddleware(allowedHosts: allowedHosts))
@@ -124,7 +136,7 @@ func buildRouter(
     router.add(
         middleware: CORSMiddleware(
             allowOrigin: .custom(configuration.frontendURL),
-            allowHeaders: [.contentType, .authorization, .idempotencyKey],
+            allowHeaders: [.contentType, .authorization, .idempotencyKey, .xRequestID, .traceparent, .tracestate],
             allowMethods: [.get, .post, .options],
             exposedHeaders: ExposeHeadersMiddleware<AppRequestContext>.exposedHeaders,
             maxAge: .seconds(600)

@@ -8,6 +8,11 @@ extension HTTPField.Name {
     public static let idempotencyKey = Self("Idempotency-Key")!
     /// Set on the answer to a retried post that replays the first result.
     public static let idempotentReplayed = Self("Idempotent-Replayed")!
+    /// `X-Request-Id`: the request's id, on every response and every log line of the request.
+    public static let xRequestID = Self("X-Request-Id")!
+    /// W3C trace context, accepted from browsers (CORS) and propagated.
+    public static let traceparent = Self("traceparent")!
+    public static let tracestate = Self("tracestate")!
 }
 
 extension HTTPField.Name {

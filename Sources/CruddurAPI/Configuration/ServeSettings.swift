@@ -1,5 +1,6 @@
 import CruddurDatabase
 import CruddurDomain
+import CruddurLogging
 import Foundation
 
 /// The API's settings from the environment, validated.
@@ -10,6 +11,16 @@ public enum ServeSettings {
         case nil, "", "on": configuration.feedCache = true
         case "off": configuration.feedCache = false
         case let value?: throw ConfigurationError("FEED_CACHE '\(value)' must be on or off")
+        }
+        switch environment["ACCESS_LOG"] {
+        case nil, "", "on": configuration.accessLog = true
+        case "off": configuration.accessLog = false
+        case let value?: throw ConfigurationError("ACCESS_LOG '\(WriteAuthentication.printable(value))' must be on or off")
+        }
+        do {
+            configuration.logFormat = try LogFormat(environment: environment)
+        } catch {
+            throw ConfigurationError(error.description)
         }
         if let maxAge = environment["FEED_CACHE_MAX_AGE_MS"], !maxAge.isEmpty {
             guard let milliseconds = Int(maxAge), (1...1000).contains(milliseconds) else {

@@ -8,7 +8,7 @@ import Hummingbird
 /// (error responses get it too).
 struct ExposeHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     /// The response headers a cross-origin page may read; `CORSMiddleware` is given the same list for preflights.
-    static var exposedHeaders: [String] { ["Link", "WWW-Authenticate"] }
+    static var exposedHeaders: [String] { ["Link", "WWW-Authenticate", "X-Request-Id"] }
 
     let exposed = Self.exposedHeaders.joined(separator: ", ")
 

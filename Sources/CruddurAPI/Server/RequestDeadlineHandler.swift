@@ -110,7 +110,7 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
                 status: .requestTimeout,
                 headerFields: [
                     .contentType: "application/json; charset=utf-8", .contentLength: String(body.readableBytes), .connection: "close",
-                    .xContentTypeOptions: "nosniff", .cacheControl: "no-store",
+                    .xContentTypeOptions: "nosniff", .cacheControl: "no-store", .xRequestID: RequestID.generate(),
                 ]
             )
             context.write(wrapOutboundOut(.head(head)), promise: nil)

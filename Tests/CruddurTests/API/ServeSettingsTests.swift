@@ -1,5 +1,6 @@
 import CruddurAPI
 import CruddurDomain
+import CruddurLogging
 import Testing
 
 @Suite("Serve settings and write authentication from the environment, without a process")
@@ -9,6 +10,9 @@ struct ServeSettingsTests {
         let defaults = try ServeSettings.fromEnvironment([:])
         #expect(defaults.host == "127.0.0.1" && defaults.port == 4567 && defaults.frontendURL == "http://localhost:3000")
         #expect(defaults.feedCache && defaults.feedCacheMaxAge == .milliseconds(500))
+        #expect(defaults.accessLog && defaults.logFormat == .text)
+        let quiet = try ServeSettings.fromEnvironment(["ACCESS_LOG": "off", "LOG_FORMAT": "json"])
+        #expect(!quiet.accessLog && quiet.logFormat == .json)
         let set = try ServeSettings.fromEnvironment([
             "HOST": "0.0.0.0", "PORT": "8080", "FRONTEND_URL": "https://cruddur.example/", "FEED_CACHE": "off", "FEED_CACHE_MAX_AGE_MS": "250",
         ])
@@ -21,7 +25,7 @@ struct ServeSettingsTests {
         "bad values are one clear error naming the variable",
         arguments: [
             ["PORT": "70000"], ["PORT": "http"], ["HOST": "a b"], ["HOST": "x;rm"], ["FEED_CACHE": "maybe"], ["FEED_CACHE_MAX_AGE_MS": "0"],
-            ["FEED_CACHE_MAX_AGE_MS": "1001"], ["FEED_CACHE_MAX_AGE_MS": "1s"],
+            ["FEED_CACHE_MAX_AGE_MS": "1001"], ["FEED_CACHE_MAX_AGE_MS": "1s"], ["ACCESS_LOG": "yes"], ["LOG_FORMAT": "xml"],
             ["FRONTEND_URL": "ftp://x"], ["FRONTEND_URL": "localhost:3000"],
         ])
     func badSettings(environment: [String: String]) {

@@ -1,0 +1,25 @@
+import CruddurLogging
+import Hummingbird
+
+/// Writes one access-log line per request: outside everything but ``RequestIDMiddleware``, so it sees every answer.
+struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    let log: AccessLog
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        let response = try await renderedResponse(request, context: context, next: next)
+        let elapsed = ContinuousClock.now - started
+        let microseconds = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
+        log.record(
+            AccessLog.Entry(
+                timestamp: LogLine.now(),
+                requestID: context.logger[metadataKey: LogLine.requestIDKey].map { "\($0)" } ?? "-",
+                method: request.method.rawValue,
+                route: context.endpointPath ?? "(unmatched)",
+                status: response.status.code,
+                durationMicroseconds: microseconds,
+                bytes: Int64(response.body.contentLength ?? 0)
+            ))
+        return response
+    }
+}
