@@ -30,6 +30,8 @@ public struct APIConfiguration: Sendable {
     public var postRateLimit: PostRateLimit? = .standard
     /// Keep the feed's first page in memory for at most ``feedCacheMaxAge`` (see ``FeedCache``).
     public var feedCache = false
+    /// `METRICS_PORT`: the Prometheus endpoint's own port, on `host` (nil: no metrics are kept or served).
+    public var metricsPort: Int?
     /// `ACCESS_LOG`: one line per request on stderr (``AccessLog``); `cruddur serve` turns it on unless told not to.
     public var accessLog = false
     /// `LOG_FORMAT`: how the access log's lines are written (the process's log handler uses the same).
@@ -77,11 +79,17 @@ public func buildApplication(
 ) throws -> some ApplicationProtocol {
     let web = try WebAssets.bundled()
     let document = try OpenAPIDocument.bundled()
+    let metrics: ServerMetrics? = configuration.metricsPort == nil ? nil : ServerMetrics()
+    var observer: (@Sendable (String, Duration, Bool) -> Void)?
+    if let metrics {
+        observer = { operation, duration, succeeded in metrics.databaseCall(operation: operation, duration: duration, succeeded: succeeded) }
+    }
     let pool = try DatabasePool(
         settings: database.with(applicationName: database.applicationName ?? "cruddur-api"),
         size: configuration.databasePoolSize,
         deadline: configuration.queryDeadline,
-        logger: logger
+        logger: logger,
+        observer: observer
     )
     let activities = ActivityRepository(pool: pool, logger: logger)
     let users = UserRepository(pool: pool, logger: logger)
@@ -94,11 +102,24 @@ public func buildApplication(
     let accessLog = configuration.accessLog ? AccessLog(format: configuration.logFormat) : nil
     let router = buildRouter(
         configuration: configuration, activities: activities, users: users, authors: authors, registrar: registrar, web: web,
-        document: document, feedCache: feedCache, accessLog: accessLog
+        document: document, feedCache: feedCache, accessLog: accessLog, metrics: metrics
     )
     let purger = ExpiryPurger(
-        activities: activities, interval: configuration.purgeInterval, batchSize: configuration.purgeBatchSize, logger: logger
+        activities: activities, interval: configuration.purgeInterval, batchSize: configuration.purgeBatchSize, logger: logger,
+        metrics: metrics
     )
+    var services: [any Service] = [pool, purger]
+    if let accessLog { services.append(accessLog) }
+    if let metrics, let metricsPort = configuration.metricsPort {
+        let metricsRouter = Router(context: AppRequestContext.self)
+        MetricsController(metrics: metrics, pool: pool, accessLog: accessLog).addRoutes(to: metricsRouter)
+        services.append(
+            Application(
+                router: metricsRouter,
+                configuration: .init(address: .hostname(configuration.host, port: metricsPort), serverName: "cruddur-metrics"),
+                logger: logger
+            ))
+    }
     return Application(
         router: router,
         server: .http1(
@@ -113,7 +134,7 @@ public func buildApplication(
             backlog: 1024,
             availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections, logger: logger)
         ),
-        services: [pool, purger] + (accessLog.map { [$0] } ?? []),
+        services: services,
         logger: logger
     )
 }
@@ -121,11 +142,14 @@ public func buildApplication(
 func buildRouter(
     configuration: APIConfiguration, activities: ActivityRepository, users: UserRepository, authors: ActivityAuthorResolver,
     registrar: CognitoRegistrar? = nil, web: WebAssets, document: OpenAPIDocument, feedCache: FeedCache? = nil,
-    accessLog: AccessLog? = nil
+    accessLog: AccessLog? = nil, metrics: ServerMetrics? = nil
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
-    // Outermost: every answer, whichever middleware gives it, carries the request's id and is in the access log.
+    // Outermost: every answer, whichever middleware gives it, carries the request's id, is counted and is in the access log.
     router.add(middleware: RequestIDMiddleware())
+    if let metrics {
+        router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
+    }
     if let accessLog {
         router.add(middleware: AccessLogMiddleware(log: accessLog))
     }
@@ -147,7 +171,7 @@ func buildRouter(
     let api = router.group("api")
     ActivitiesController(
         activities: activities, users: users, authors: authors, rateLimit: configuration.postRateLimit, registrar: registrar,
-        feedCache: feedCache
+        feedCache: feedCache, metrics: metrics
     ).addRoutes(to: api.group("activities"))
     HealthController(users: users).addRoutes(to: api.group("health"))
     OpenAPIController(document: document).addRoutes(to: api)

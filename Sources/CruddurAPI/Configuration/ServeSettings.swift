@@ -69,6 +69,13 @@ public enum ServeSettings {
         if let hosts = environment["ALLOWED_HOSTS"], !hosts.isEmpty {
             configuration.extraAllowedHosts = try allowedHosts(hosts)
         }
+        if let metricsPort = environment["METRICS_PORT"], !metricsPort.isEmpty {
+            guard let value = Int(metricsPort), (1...65535).contains(value), value != configuration.port else {
+                throw ConfigurationError(
+                    "METRICS_PORT '\(WriteAuthentication.printable(metricsPort))' is not a port number (1-65535) other than PORT's")
+            }
+            configuration.metricsPort = value
+        }
         return configuration
     }
 

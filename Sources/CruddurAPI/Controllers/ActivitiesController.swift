@@ -21,6 +21,8 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
     var registrar: CognitoRegistrar? = nil
     /// The first page in memory, when enabled.
     var feedCache: FeedCache? = nil
+    /// Counts cache lookups, invalidations and rate-limited posts, when metrics are on.
+    var metrics: ServerMetrics? = nil
 
     func addRoutes(to group: RouterGroup<Context>) {
         group.get("home", use: home)
@@ -45,8 +47,10 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
         }
         let arrived = ContinuousClock.now
         if let cached = feedCache.page(limit: feedRequest.limit, now: Timestamp.now(), instant: arrived) {
+            metrics?.feedCacheLookup(hit: true)
             return Self.feedResponse(body: cached.body, link: cached.link)
         }
+        metrics?.feedCacheLookup(hit: false)
         let generation = feedCache.currentGeneration()
         let queryStarted = ContinuousClock.now
         let page = try await activities.homeFeed(feedRequest)
@@ -94,7 +98,10 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
         }
         switch outcome {
         case .created(let created):
-            feedCache?.invalidate()
+            if let feedCache {
+                feedCache.invalidate()
+                metrics?.feedCacheInvalidated()
+            }
             return Self.createdResponse(created)
         case .replayed(let created):
             var response = Self.createdResponse(created)
@@ -105,6 +112,7 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
         case .authorNotFound:
             throw Self.rejection([], author: activity.author, authorMissing: true)
         case .rateLimited(let retryAfter):
+            metrics?.postRateLimited()
             var error = APIError(
                 .tooManyRequests, code: "rate_limited",
                 message: "This account has made its \(rateLimit?.posts ?? 0) posts for now; try again in \(retryAfter) seconds."

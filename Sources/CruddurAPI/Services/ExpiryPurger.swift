@@ -9,6 +9,7 @@ struct ExpiryPurger: Service {
     let interval: Duration
     let batchSize: Int
     let logger: Logger
+    var metrics: ServerMetrics? = nil
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
@@ -33,6 +34,7 @@ struct ExpiryPurger: Service {
         } catch {
             return
         }
+        metrics?.purgeRan(deleted: total)
         if total > 0 {
             logger.debug("Purged expired activities", metadata: ["count": "\(total)"])
         }

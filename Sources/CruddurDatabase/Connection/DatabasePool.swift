@@ -27,12 +27,17 @@ public final class DatabasePool: Service, Sendable {
     private let deadline: Duration
     private let logger: Logger
     private let state: NIOLockedValueBox<State>
+    /// Told of every call: its operation name, how long it took (waiting included) and whether it succeeded.
+    private let observer: (@Sendable (_ operation: String, _ duration: Duration, _ succeeded: Bool) -> Void)?
 
     static let initialBackoff: Duration = .milliseconds(20)
     static let maximumBackoff: Duration = .milliseconds(500)
 
     /// A pool of `size` connections; `deadline` bounds each call. Run it (e.g. in a `ServiceGroup`) before querying.
-    public init(settings: ConnectionSettings, size: Int, deadline: Duration = Database.defaultQueryDeadline, logger: Logger) throws {
+    public init(
+        settings: ConnectionSettings, size: Int, deadline: Duration = Database.defaultQueryDeadline, logger: Logger,
+        observer: (@Sendable (_ operation: String, _ duration: Duration, _ succeeded: Bool) -> Void)? = nil
+    ) throws {
         precondition(size > 0, "a pool needs at least one connection")
         self.settings = settings
         self.configuration = try settings.connectionConfiguration()
@@ -40,6 +45,7 @@ public final class DatabasePool: Service, Sendable {
         self.deadline = deadline
         self.logger = logger
         self.state = NIOLockedValueBox(State())
+        self.observer = observer
     }
 
     /// Runs `body` with a connection of the pool, within `deadline` (the pool's by default) for waiting and running
@@ -47,6 +53,23 @@ public final class DatabasePool: Service, Sendable {
     public func withConnection<Result: Sendable>(
         operation: String,
         deadline: Duration? = nil,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        guard let observer else { return try await run(operation: operation, deadline: deadline, body) }
+        let started = ContinuousClock.now
+        do {
+            let result = try await run(operation: operation, deadline: deadline, body)
+            observer(operation, .now - started, true)
+            return result
+        } catch {
+            observer(operation, .now - started, false)
+            throw error
+        }
+    }
+
+    private func run<Result: Sendable>(
+        operation: String,
+        deadline: Duration?,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         try await withDeadline(deadline ?? self.deadline, operation: operation) {

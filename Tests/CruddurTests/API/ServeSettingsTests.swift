@@ -12,7 +12,8 @@ struct ServeSettingsTests {
         #expect(defaults.feedCache && defaults.feedCacheMaxAge == .milliseconds(500))
         #expect(defaults.accessLog && defaults.logFormat == .text)
         let quiet = try ServeSettings.fromEnvironment(["ACCESS_LOG": "off", "LOG_FORMAT": "json"])
-        #expect(!quiet.accessLog && quiet.logFormat == .json)
+        #expect(!quiet.accessLog && quiet.logFormat == .json && quiet.metricsPort == nil)
+        #expect(try ServeSettings.fromEnvironment(["METRICS_PORT": "9464"]).metricsPort == 9464)
         let set = try ServeSettings.fromEnvironment([
             "HOST": "0.0.0.0", "PORT": "8080", "FRONTEND_URL": "https://cruddur.example/", "FEED_CACHE": "off", "FEED_CACHE_MAX_AGE_MS": "250",
         ])
@@ -25,7 +26,8 @@ struct ServeSettingsTests {
         "bad values are one clear error naming the variable",
         arguments: [
             ["PORT": "70000"], ["PORT": "http"], ["HOST": "a b"], ["HOST": "x;rm"], ["FEED_CACHE": "maybe"], ["FEED_CACHE_MAX_AGE_MS": "0"],
-            ["FEED_CACHE_MAX_AGE_MS": "1001"], ["FEED_CACHE_MAX_AGE_MS": "1s"], ["ACCESS_LOG": "yes"], ["LOG_FORMAT": "xml"],
+            ["FEED_CACHE_MAX_AGE_MS": "1001"], ["FEED_CACHE_MAX_AGE_MS": "1s"], ["ACCESS_LOG": "yes"], ["LOG_FORMAT": "xml"], ["METRICS_PORT": "0"],
+            ["METRICS_PORT": "4567"], ["METRICS_PORT": "x"],
             ["FRONTEND_URL": "ftp://x"], ["FRONTEND_URL": "localhost:3000"],
         ])
     func badSettings(environment: [String: String]) {
