@@ -31,18 +31,11 @@ struct MetricsTests {
     @Test("requests, the feed cache, database calls, the pool and the process, parsed by prometheus_client; never on the API port")
     func scrape() async throws {
         let database = try await TestPostgres.shared.makeDatabase(seeded: true)
-        let port = try freePort()
         let metricsPort = try freePort()
-        let base = "http://127.0.0.1:\(port)"
-        let server = try ChildProcess(
-            cruddurExecutable, ["serve"],
-            environment: cleanEnvironment([
-                "CONNECTION_URL": database.libpqURL, "PORT": "\(port)", "METRICS_PORT": "\(metricsPort)", "ACCESS_LOG": "off",
-                "POST_RATE_LIMIT": "1/1h", "AWS_COGNITO_USER_POOL_ID": "", "AWS_COGNITO_USER_POOL_CLIENT_ID": "", "COGNITO_JWKS_URL": "",
-            ])
-        )
-        defer { server.signal(SIGTERM) }
-        #expect(await HTTP.waitUntilHealthy(base + "/api/health", timeout: .seconds(30)), "\(server.output)")
+        let server = try await LocalServer.start(
+            database: database, environment: ["METRICS_PORT": "\(metricsPort)", "ACCESS_LOG": "off", "POST_RATE_LIMIT": "1/1h"])
+        defer { server.process.signal(SIGTERM) }
+        let base = server.base
 
         let cursor = "1764547200000000_2d0e3f0a-5b6c-4d7e-8f90-a1b2c3d4e5f6"
         _ = try await HTTP.request("GET", base + "/api/activities/home")

@@ -132,17 +132,10 @@ struct SchemathesisTests {
         #expect(FileManager.default.isExecutableFile(atPath: schemathesis), "run scripts/bootstrap --tests, which installs it into .venv")
         let database = try await TestPostgres.shared.makeDatabase(seeded: true)
         let usersBefore = try await Self.usersSnapshot(database)
-        let port = try freePort()
-        let base = "http://127.0.0.1:\(port)"
-        let server = try ChildProcess(
-            cruddurExecutable, ["serve"],
-            environment: cleanEnvironment([
-                "CONNECTION_URL": database.libpqURL, "PORT": "\(port)", "LOG_LEVEL": "error",
-                "AWS_COGNITO_USER_POOL_ID": "", "AWS_COGNITO_USER_POOL_CLIENT_ID": "", "COGNITO_JWKS_URL": "",
-            ])
-        )
+        let local = try await LocalServer.start(database: database, environment: ["LOG_LEVEL": "error", "ACCESS_LOG": "off"])
+        let server = local.process
         defer { server.signal(SIGTERM) }
-        #expect(await HTTP.waitUntilHealthy(base + "/api/health", timeout: .seconds(30)), "\(server.output)")
+        let base = local.base
 
         let run = try ChildProcess(
             schemathesis, ["run", "--checks", "all", "--mode", "all", "--no-color", base + "/api/openapi.json"],

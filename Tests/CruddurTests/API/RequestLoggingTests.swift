@@ -129,16 +129,9 @@ struct RequestLoggingTests {
     @Test("cruddur serve with LOG_FORMAT=json: every line is a JSON object; one access line per request, with no secrets")
     func jsonLogsAndAccessLog() async throws {
         let database = try await TestPostgres.shared.makeDatabase(seeded: true)
-        let port = try freePort()
-        let base = "http://127.0.0.1:\(port)"
-        let server = try ChildProcess(
-            cruddurExecutable, ["serve"],
-            environment: cleanEnvironment([
-                "CONNECTION_URL": database.libpqURL, "PORT": "\(port)", "LOG_FORMAT": "json", "LOG_LEVEL": "info",
-                "AWS_COGNITO_USER_POOL_ID": "", "AWS_COGNITO_USER_POOL_CLIENT_ID": "", "COGNITO_JWKS_URL": "",
-            ])
-        )
-        #expect(await HTTP.waitUntilHealthy(base + "/api/health", timeout: .seconds(30)), "\(server.output)")
+        let local = try await LocalServer.start(database: database, environment: ["LOG_FORMAT": "json", "LOG_LEVEL": "info"])
+        let server = local.process
+        let base = local.base
         let cursor = "1764547200000000_2d0e3f0a-5b6c-4d7e-8f90-a1b2c3d4e5f6"
         _ = try await HTTP.request("GET", base + "/api/activities/home?limit=2&cursor=\(cursor)", headers: [("X-Request-Id", "feed-1")])
         let posted = try await HTTP.request(
@@ -175,16 +168,9 @@ struct RequestLoggingTests {
     @Test("ACCESS_LOG=off writes no access line")
     func accessLogOff() async throws {
         let database = try await TestPostgres.shared.makeDatabase(seeded: true)
-        let port = try freePort()
-        let server = try ChildProcess(
-            cruddurExecutable, ["serve"],
-            environment: cleanEnvironment([
-                "CONNECTION_URL": database.libpqURL, "PORT": "\(port)", "ACCESS_LOG": "off", "LOG_LEVEL": "info",
-                "AWS_COGNITO_USER_POOL_ID": "", "AWS_COGNITO_USER_POOL_CLIENT_ID": "", "COGNITO_JWKS_URL": "",
-            ])
-        )
-        #expect(await HTTP.waitUntilHealthy("http://127.0.0.1:\(port)/api/health", timeout: .seconds(30)), "\(server.output)")
-        _ = try await HTTP.request("GET", "http://127.0.0.1:\(port)/api/activities/home")
+        let local = try await LocalServer.start(database: database, environment: ["ACCESS_LOG": "off", "LOG_LEVEL": "info"])
+        let server = local.process
+        _ = try await HTTP.request("GET", local.base + "/api/activities/home")
         server.signal(SIGTERM)
         #expect(await server.waitForExit(timeout: .seconds(20)) == 0)
         #expect(server.output.contains("Cruddur is serving"))

@@ -16,18 +16,13 @@ struct FeedStalenessTests {
     static let postsPerWriter = 125
 
     static func startServer(_ executable: String, database: ConnectionSettings) async throws -> (ChildProcess, String) {
-        let port = try freePort()
-        let server = try ChildProcess(
-            executable, ["serve"],
-            environment: cleanEnvironment([
-                "CONNECTION_URL": database.libpqURL, "PORT": "\(port)", "LOG_LEVEL": "warning", "FEED_CACHE": "on",
-                "FEED_CACHE_MAX_AGE_MS": "\(maxAgeMilliseconds)", "POST_RATE_LIMIT": "off",
-                "AWS_COGNITO_USER_POOL_ID": "", "AWS_COGNITO_USER_POOL_CLIENT_ID": "", "COGNITO_JWKS_URL": "",
+        let server = try await LocalServer.start(
+            database: database, executable: executable,
+            environment: [
+                "LOG_LEVEL": "warning", "ACCESS_LOG": "off", "FEED_CACHE": "on", "FEED_CACHE_MAX_AGE_MS": "\(maxAgeMilliseconds)",
+                "POST_RATE_LIMIT": "off",
             ])
-        )
-        let base = "http://127.0.0.1:\(port)"
-        #expect(await HTTP.waitUntilHealthy(base + "/api/health", timeout: .seconds(30)), "\(server.output)")
-        return (server, base)
+        return (server.process, server.base)
     }
 
     @Test("1,000 posts through A: each is on B's first page FEED_CACHE_MAX_AGE_MS after A answered, every time")

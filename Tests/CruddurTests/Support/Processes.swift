@@ -3,6 +3,7 @@ import CruddurDatabase
 import CruddurLocalPostgres
 import Foundation
 import NIOCore
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -119,5 +120,31 @@ struct HTTP {
             try? await Task.sleep(for: .milliseconds(200))
         }
         return false
+    }
+}
+
+/// A `cruddur serve` child process in local development mode (no Cognito settings) on `database`, on a free port,
+/// waited for until its health check answers; `environment` adds or overrides variables.
+struct LocalServer {
+    let process: ChildProcess
+    let port: Int
+    var base: String { "http://127.0.0.1:\(port)" }
+
+    static func start(
+        database: ConnectionSettings, executable: String = cruddurExecutable, environment: [String: String] = [:]
+    ) async throws -> LocalServer {
+        let port = try freePort()
+        let process = try ChildProcess(
+            executable, ["serve"],
+            environment: cleanEnvironment(
+                [
+                    "CONNECTION_URL": database.libpqURL, "PORT": "\(port)",
+                    "AWS_COGNITO_USER_POOL_ID": "", "AWS_COGNITO_USER_POOL_CLIENT_ID": "", "COGNITO_JWKS_URL": "",
+                ].merging(environment) { $1 })
+        )
+        let server = LocalServer(process: process, port: port)
+        let healthy = await HTTP.waitUntilHealthy(server.base + "/api/health", timeout: .seconds(30))
+        #expect(healthy, "\(process.output)")
+        return server
     }
 }

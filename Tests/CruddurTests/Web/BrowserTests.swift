@@ -28,17 +28,10 @@ struct BrowserTests {
     @Test("local mode: home feed, posting, an over-long message, the XSS message, load more to the end, expiry")
     func page() async throws {
         let database = try await TestPostgres.shared.makeDatabase(seeded: true)
-        let port = try freePort()
-        let base = "http://127.0.0.1:\(port)"
-        let server = try ChildProcess(
-            cruddurExecutable, ["serve"],
-            environment: cleanEnvironment([
-                "CONNECTION_URL": database.libpqURL, "PORT": "\(port)",
-                "AWS_COGNITO_USER_POOL_ID": "", "AWS_COGNITO_USER_POOL_CLIENT_ID": "", "COGNITO_JWKS_URL": "",
-            ])
-        )
+        let local = try await LocalServer.start(database: database)
+        let server = local.process
         defer { server.signal(SIGTERM) }
-        #expect(await HTTP.waitUntilHealthy(base + "/api/health", timeout: .seconds(30)), "\(server.output)")
+        let base = local.base
 
         // The page as `cruddur serve` serves it: its resources were found in the built bundle.
         let page = try await HTTP.request("GET", base + "/")
