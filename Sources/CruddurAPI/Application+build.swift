@@ -93,7 +93,7 @@ public func buildApplication(
     )
     let activities = ActivityRepository(pool: pool, logger: logger)
     let users = UserRepository(pool: pool, logger: logger)
-    let verifier = configuration.cognito.map { CognitoTokenVerifier(settings: $0, logger: logger) }
+    let verifier = configuration.cognito.map { CognitoTokenVerifier(settings: $0, logger: logger, metrics: metrics) }
     let authors = ActivityAuthorResolver(verifier: verifier)
     let feedCache = configuration.feedCache ? FeedCache(maxAge: configuration.feedCacheMaxAge) : nil
     let registrar = try configuration.cognito.map {

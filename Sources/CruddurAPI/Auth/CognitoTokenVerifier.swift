@@ -26,8 +26,12 @@ public struct CognitoTokenVerifier: Sendable {
     let keys: JWKSKeyStore
 
     public init(settings: CognitoSettings, logger: Logger) {
+        self.init(settings: settings, logger: logger, metrics: nil)
+    }
+
+    init(settings: CognitoSettings, logger: Logger, metrics: ServerMetrics?) {
         self.settings = settings
-        self.keys = JWKSKeyStore(settings: settings, logger: logger)
+        self.keys = JWKSKeyStore(settings: settings, logger: logger, metrics: metrics)
     }
 
     public func verify(_ token: String, now: Date = Date()) async throws(CognitoTokenError) -> CognitoIdentity {

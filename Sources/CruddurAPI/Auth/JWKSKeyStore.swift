@@ -34,12 +34,14 @@ actor JWKSKeyStore {
     private let minimumRefreshInterval: Duration
     private let failureRetryInterval: Duration
     private let logger: Logger
+    private let metrics: ServerMetrics?
 
     private var current: KeySet?
     private var lastAttempt: (at: ContinuousClock.Instant, failure: String?)?
     private var inFlight: Task<Result<KeySet, FetchFailure>, Never>?
 
-    init(settings: CognitoSettings, logger: Logger) {
+    init(settings: CognitoSettings, logger: Logger, metrics: ServerMetrics? = nil) {
+        self.metrics = metrics
         self.url = settings.jwksURL
         self.fetchTimeout = settings.fetchTimeout
         self.minimumRefreshInterval = settings.minimumRefreshInterval
@@ -98,6 +100,7 @@ actor JWKSKeyStore {
         let failing = lastAttempt?.failure != nil
         switch result {
         case .success(let keySet):
+            metrics?.signingKeysFetched(succeeded: true)
             current = keySet
             lastAttempt = (.now, nil)
             logger.info(
@@ -105,6 +108,7 @@ actor JWKSKeyStore {
                 metadata: ["jwks_url": "\(url)", "keys": "\(keySet.keyIDs.count)", "max_age_seconds": "\(keySet.maximumAge.components.seconds)"]
             )
         case .failure(let failure):
+            metrics?.signingKeysFetched(succeeded: false)
             lastAttempt = (.now, failure.reason)
             guard !failing else { return }
             logger.warning(

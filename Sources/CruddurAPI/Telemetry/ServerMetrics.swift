@@ -20,6 +20,8 @@ public final class ServerMetrics: Sendable {
     private let feedCacheMisses: Counter
     private let feedCacheInvalidations: Counter
     private let rateLimitedPosts: Counter
+    private let signingKeyFetches: Counter
+    private let signingKeyFetchFailures: Counter
     private let purgeRuns: Counter
     private let purgedRows: Counter
     private let accessLogDropped: Counter
@@ -43,6 +45,9 @@ public final class ServerMetrics: Sendable {
             descriptor: name("cruddur_feed_cache_invalidations", "total", "Cached pages dropped by this server's own posts."))
         rateLimitedPosts = registry.makeCounter(
             descriptor: name("cruddur_posts_rate_limited", "total", "Posts refused by POST_RATE_LIMIT (429)."))
+        let keys = name("cruddur_jwks_fetches", "total", "Fetches of the Cognito user pool's signing keys (JWKS), by outcome.")
+        signingKeyFetches = registry.makeCounter(descriptor: keys, labels: [("outcome", "ok")])
+        signingKeyFetchFailures = registry.makeCounter(descriptor: keys, labels: [("outcome", "error")])
         purgeRuns = registry.makeCounter(descriptor: name("cruddur_purge_runs", "total", "Runs of the expiry purge."))
         purgedRows = registry.makeCounter(descriptor: name("cruddur_purge_deleted_rows", "total", "Expired activities deleted."))
         accessLogDropped = registry.makeCounter(
@@ -73,6 +78,7 @@ public final class ServerMetrics: Sendable {
     func feedCacheLookup(hit: Bool) { (hit ? feedCacheHits : feedCacheMisses).increment() }
     func feedCacheInvalidated() { feedCacheInvalidations.increment() }
     func postRateLimited() { rateLimitedPosts.increment() }
+    func signingKeysFetched(succeeded: Bool) { (succeeded ? signingKeyFetches : signingKeyFetchFailures).increment() }
 
     func purgeRan(deleted: Int) {
         purgeRuns.increment()

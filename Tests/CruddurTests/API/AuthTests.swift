@@ -235,6 +235,27 @@ struct AuthTests {
         }
     }
 
+    @Test("JWKS fetches are counted by outcome in the metrics")
+    func jwksFetchesCounted() async throws {
+        let metrics = ServerMetrics()
+        try await withJWKSServer(TestJWKS(keys: [TestKeys.a])) { url in
+            let store = JWKSKeyStore(settings: TestPool.settings(jwksURL: url), logger: TestPostgres.logger, metrics: metrics)
+            guard case .found = await store.keys(for: TestKeys.a.kid) else {
+                Issue.record("the key set was not fetched")
+                return
+            }
+        }
+        let closed = "http://127.0.0.1:\(try freePort())/.well-known/jwks.json"
+        let failing = JWKSKeyStore(settings: TestPool.settings(jwksURL: closed), logger: TestPostgres.logger, metrics: metrics)
+        guard case .unavailable = await failing.keys(for: TestKeys.a.kid) else {
+            Issue.record("a refused JWKS fetch must be unavailable")
+            return
+        }
+        let exposition = String(decoding: metrics.scrape(pool: nil, accessLogDropped: nil), as: UTF8.self)
+        #expect(exposition.contains(#"cruddur_jwks_fetches_total{outcome="ok"} 1"#), "\(exposition)")
+        #expect(exposition.contains(#"cruddur_jwks_fetches_total{outcome="error"} 1"#), "\(exposition)")
+    }
+
     @Test("JWKS unreachable (connection refused) → 503 at once, not after the 10 s fetch deadline; nothing written")
     func jwksRefused() async throws {
         let database = try await TestPostgres.shared.makeDatabase(seeded: true)
