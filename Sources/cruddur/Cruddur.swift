@@ -11,14 +11,14 @@ struct Cruddur: AsyncParsableCommand {
         discussion: """
             People post short activities that expire after a time to live; Cruddur keeps them in PostgreSQL, \
             locally or on Amazon RDS. `cruddur serve` runs the HTTP API and its web page (on a private local \
-            PostgreSQL when CONNECTION_URL is unset); `db` manages the database, `rds` the RDS instance, and \
-            `lambda` the Cognito post-confirmation function that adds confirmed users.
+            PostgreSQL when CONNECTION_URL is unset) and `health` checks a running one; `db` manages the database, \
+            `rds` the RDS instance, and `lambda` the Cognito post-confirmation function that adds confirmed users.
 
             Exit codes: 0 success, 1 failure (one line on stderr), 64 bad usage; `db status --exit-code` \
             exits 1 when a migration is pending; `db connect` exits with psql's own code.
             """,
         version: CruddurRelease.version,
-        subcommands: [ServeCommand.self, DBCommand.self, RDSCommand.self, LambdaCommand.self]
+        subcommands: [ServeCommand.self, HealthCommand.self, DBCommand.self, RDSCommand.self, LambdaCommand.self]
     )
 
     /// Parses and runs the subcommand; a usage error is one line on stderr and exit code 64.

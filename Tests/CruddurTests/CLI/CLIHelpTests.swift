@@ -36,7 +36,7 @@ struct CLIHelpTests {
         #expect(root.status == 0)
         #expect(root.output.contains("expire after a time to live"), "\(root.output)")
         #expect(root.output.contains("Exit codes: 0 success, 1 failure"), "\(root.output)")
-        #expect(subcommands(inHelp: root.output) == ["serve", "db", "rds", "lambda"], "\(root.output)")
+        #expect(subcommands(inHelp: root.output) == ["serve", "health", "db", "rds", "lambda"], "\(root.output)")
 
         var pending = subcommands(inHelp: root.output).map { [$0] }
         var visited: [String] = []
