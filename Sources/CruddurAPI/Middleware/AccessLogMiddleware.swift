@@ -15,7 +15,7 @@ struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
                 timestamp: LogLine.now(),
                 requestID: context.logger[metadataKey: LogLine.requestIDKey].map { "\($0)" } ?? "-",
                 method: request.method.rawValue,
-                route: context.endpointPath ?? "(unmatched)",
+                route: RequestMetricsMiddleware.route(context),
                 status: response.status.code,
                 durationMicroseconds: microseconds,
                 bytes: Int64(response.body.contentLength ?? 0)

@@ -99,5 +99,7 @@ public final class AccessLog: Service, Sendable {
         thread.start()
         try? await gracefulShutdown()
         buffer.withLock { $0.stopped = true }
+        // The last lines, written before the process can exit (the thread may be asleep).
+        flush()
     }
 }

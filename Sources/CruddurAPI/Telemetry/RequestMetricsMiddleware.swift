@@ -18,7 +18,7 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         return response
     }
 
-    /// The matched route template; everything unmatched is one label value.
+    /// The matched route template; everything unmatched is one value, `(unmatched)` (also the access log's).
     static func route(_ context: Context) -> String {
         guard let path = context.endpointPath, path != "NotFound" else { return "(unmatched)" }
         return path
