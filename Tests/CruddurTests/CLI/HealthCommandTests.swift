@@ -26,16 +26,21 @@ struct HealthCommandTests {
         #expect(try await health([], environment: ["PORT": "\(server.port)"]).status == 0, "PORT names the default URL's port")
 
         // The database goes away: readiness fails (503), liveness still answers.
+        // New connections are refused first, then the server's sessions are ended, so its pool cannot reconnect.
         try await withTestConnection(database.with(database: "postgres")) { connection in
+            try await connection.query(
+                "ALTER DATABASE \(unescaped: "\"" + database.database + "\"") WITH ALLOW_CONNECTIONS false", logger: TestPostgres.logger
+            ).collect()
             try await connection.query(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(database.database) AND pid <> pg_backend_pid()",
                 logger: TestPostgres.logger
             ).collect()
-            try await connection.query(
-                "ALTER DATABASE \(unescaped: "\"" + database.database + "\"") WITH ALLOW_CONNECTIONS false", logger: TestPostgres.logger
-            ).collect()
         }
-        let notReady = try await health(["--url", server.base, "--ready"])
+        var notReady = try await health(["--url", server.base, "--ready"])
+        for _ in 0..<20 where notReady.status != 1 {
+            try await Task.sleep(for: .milliseconds(250))
+            notReady = try await health(["--url", server.base, "--ready"])
+        }
         #expect(notReady.status == 1, "\(notReady.output)")
         #expect(notReady.output.contains("answered 503"), "\(notReady.output)")
         #expect(try await health(["--url", server.base]).status == 0, "liveness does not ask the database")
