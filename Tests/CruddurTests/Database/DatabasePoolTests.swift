@@ -144,12 +144,19 @@ struct DatabasePoolTests {
     func abandonedWaiters() async throws {
         let database = try await TestPostgres.shared.makeDatabase()
         try await withPool(database, size: 1, deadline: .seconds(5)) { (pool: DatabasePool) async throws in
+            // The impatient callers start only once the holder has the connection: on a loaded machine opening it
+            // can take longer than any fixed pause, and a holder still waiting would count as a waiter.
+            // It keeps the connection until they have all given up.
+            let (holding, holdingStarted) = AsyncStream<Void>.makeStream()
+            let (released, release) = AsyncStream<Void>.makeStream()
             let holder = Task {
                 try await pool.withConnection(operation: "holding") { connection in
-                    _ = try await connection.query("SELECT pg_sleep(0.8)", logger: TestPostgres.logger).collect()
+                    holdingStarted.yield()
+                    for await _ in released { break }
+                    _ = try await connection.query("SELECT 1", logger: TestPostgres.logger).collect()
                 }
             }
-            try await Task.sleep(for: .milliseconds(100))
+            for await _ in holding { break }
             let impatient = (0..<10).map { _ in
                 Task {
                     try await pool.withConnection(operation: "impatient", deadline: .milliseconds(200)) { _ in }
@@ -159,6 +166,7 @@ struct DatabasePoolTests {
                 await #expect(throws: DatabaseError.self) { try await task.value }
             }
             #expect(pool.statistics.waiting == 0)
+            release.yield()
             try await holder.value
             #expect(try await selectOne(pool) == 1)
             #expect(pool.statistics.idle == 1)
