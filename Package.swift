@@ -23,6 +23,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // OTLP over HTTP only: the gRPC exporter's dependencies are not built.
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         /// Activities, users, TTLs and validation: no I/O.
@@ -41,12 +44,24 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         /// The logging set-up every executable shares (stderr, `LOG_LEVEL`).
         .target(
             name: "CruddurLogging",
             dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        /// OpenTelemetry traces over OTLP/HTTP: the `OTEL_*` settings, the exporter's bootstrap and its counters.
+        .target(
+            name: "CruddurTracing",
+            dependencies: [
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
         ),
         /// The private local PostgreSQL cluster (initdb, pg_ctl, leases, the reaper): for the CLI and the tests
         /// only, never compiled into the API's library or the Lambda.
@@ -66,8 +81,10 @@ let package = Package(
                 "CruddurDatabase",
                 "CruddurAWS",
                 "CruddurLogging",
+                "CruddurTracing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -123,6 +140,7 @@ let package = Package(
                 "CruddurAPI",
                 "CruddurAWS",
                 "CruddurLambda",
+                "CruddurTracing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -144,6 +162,7 @@ let package = Package(
                 "CruddurAWS",
                 "CruddurLambda",
                 "CruddurLogging",
+                "CruddurTracing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -1,6 +1,7 @@
 import CruddurDatabase
 import CruddurDomain
 import CruddurLogging
+import CruddurTracing
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -36,6 +37,9 @@ public struct APIConfiguration: Sendable {
     public var accessLog = false
     /// `LOG_FORMAT`: how the access log's lines are written (the process's log handler uses the same).
     public var logFormat: LogFormat = .text
+    /// Traces exported over OTLP (`OTEL_EXPORTER_OTLP_ENDPOINT`), already bootstrapped as the process's tracer; nil:
+    /// no spans are made at all.
+    public var traceExport: TraceExport?
     /// `FEED_CACHE_MAX_AGE_MS`: how stale a cached page may be; every server sees any change within it (at most 1 s).
     public var feedCacheMaxAge: Duration = .milliseconds(500)
     /// The user pool whose tokens writes need; nil is local development mode (the body's `user_handle` is trusted).
@@ -89,7 +93,8 @@ public func buildApplication(
         size: configuration.databasePoolSize,
         deadline: configuration.queryDeadline,
         logger: logger,
-        observer: observer
+        observer: observer,
+        traced: configuration.traceExport != nil
     )
     let activities = ActivityRepository(pool: pool, logger: logger)
     let users = UserRepository(pool: pool, logger: logger)
@@ -108,11 +113,13 @@ public func buildApplication(
         activities: activities, interval: configuration.purgeInterval, batchSize: configuration.purgeBatchSize, logger: logger,
         metrics: metrics
     )
-    var services: [any Service] = [pool, purger]
+    // The exporter first, so that it stops last and sends the spans of the final requests.
+    var services: [any Service] = configuration.traceExport.map { [$0.service] } ?? []
+    services += [pool, purger]
     if let accessLog { services.append(accessLog) }
     if let metrics, let metricsPort = configuration.metricsPort {
         let metricsRouter = Router(context: AppRequestContext.self)
-        MetricsController(metrics: metrics, pool: pool, accessLog: accessLog).addRoutes(to: metricsRouter)
+        MetricsController(metrics: metrics, pool: pool, accessLog: accessLog, traceExport: configuration.traceExport).addRoutes(to: metricsRouter)
         services.append(
             Application(
                 router: metricsRouter,
@@ -147,6 +154,9 @@ func buildRouter(
     let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
     // Outermost: every answer, whichever middleware gives it, carries the request's id, is counted and is in the access log.
     router.add(middleware: RequestIDMiddleware())
+    if configuration.traceExport != nil {
+        router.add(middleware: RequestTracingMiddleware())
+    }
     if let metrics {
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
     }
@@ -171,7 +181,7 @@ func buildRouter(
     let api = router.group("api")
     ActivitiesController(
         activities: activities, users: users, authors: authors, rateLimit: configuration.postRateLimit, registrar: registrar,
-        feedCache: feedCache, metrics: metrics
+        feedCache: feedCache, metrics: metrics, traced: configuration.traceExport != nil
     ).addRoutes(to: api.group("activities"))
     HealthController(users: users).addRoutes(to: api.group("health"))
     OpenAPIController(document: document).addRoutes(to: api)

@@ -3,6 +3,7 @@ import Foundation
 import JWTKit
 import Logging
 import NIOCore
+import Tracing
 
 /// A user pool's signing keys: fetched on first use, cached, and refreshed when a token names a `kid` the cache
 /// does not have (Cognito adds the new key to the set before it signs with it) and when the set has expired: after
@@ -128,7 +129,16 @@ actor JWKSKeyStore {
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.redirectConfiguration = .disallow
         let httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration, backgroundActivityLogger: logger)
+        // A client span when traces are exported (the request's, or a root span for a refresh).
+        let span = InstrumentationSystem.tracer.startSpan("GET jwks", ofKind: .client)
+        span.attributes["http.request.method"] = "GET"
+        span.attributes["url.full"] = url
         let result = await fetch(url: url, timeout: timeout, httpClient: httpClient, logger: logger)
+        if case .failure = result {
+            span.attributes["error.type"] = "jwks_unavailable"
+            span.setStatus(SpanStatus(code: .error))
+        }
+        span.end()
         try? await httpClient.shutdown()
         return result
     }

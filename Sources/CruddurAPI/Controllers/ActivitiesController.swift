@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import Tracing
 
 /// `/api/activities`: the home feed and posting.
 struct ActivitiesController<Context: RequestContext>: Sendable {
@@ -23,6 +24,8 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
     var feedCache: FeedCache? = nil
     /// Counts cache lookups, invalidations and rate-limited posts, when metrics are on.
     var metrics: ServerMetrics? = nil
+    /// Whether the cache's decisions are spans (only when traces are exported).
+    var traced = false
 
     func addRoutes(to group: RouterGroup<Context>) {
         group.get("home", use: home)
@@ -46,7 +49,9 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
             return Self.feedResponse(body: body, link: link)
         }
         let arrived = ContinuousClock.now
-        if let cached = feedCache.page(limit: feedRequest.limit, now: Timestamp.now(), instant: arrived) {
+        let cached = feedCache.page(limit: feedRequest.limit, now: Timestamp.now(), instant: arrived)
+        if traced { Self.traceCacheDecision(hit: cached != nil, limit: feedRequest.limit) }
+        if let cached {
             metrics?.feedCacheLookup(hit: true)
             return Self.feedResponse(body: cached.body, link: cached.link)
         }
@@ -57,6 +62,14 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
         let (body, link) = Self.render(page, limit: feedRequest.limit)
         feedCache.store(limit: feedRequest.limit, generation: generation, queryStarted: queryStarted, body: body, link: link, page: page)
         return Self.feedResponse(body: body, link: link)
+    }
+
+    /// The cache's decision as a span of its own under the request's: `cruddur.feed_cache.hit`.
+    static func traceCacheDecision(hit: Bool, limit: Int) {
+        let span = InstrumentationSystem.tracer.startSpan("feed cache", ofKind: .internal)
+        span.attributes["cruddur.feed_cache.hit"] = hit
+        span.attributes["cruddur.feed_cache.limit"] = limit
+        span.end()
     }
 
     /// A page's JSON and, for a full page, its `Link: <…>; rel="next"`.

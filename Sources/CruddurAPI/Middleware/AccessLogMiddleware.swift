@@ -18,7 +18,8 @@ struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
                 route: RequestMetricsMiddleware.route(context),
                 status: response.status.code,
                 durationMicroseconds: microseconds,
-                bytes: Int64(response.body.contentLength ?? 0)
+                bytes: Int64(response.body.contentLength ?? 0),
+                traceID: context.logger[metadataKey: LogLine.traceIDKey].map { "\($0)" }
             ))
         return response
     }

@@ -19,6 +19,8 @@ public final class AccessLog: Service, Sendable {
         let status: Int
         let durationMicroseconds: Int64
         let bytes: Int64
+        /// The request's trace, when traces are exported.
+        var traceID: String? = nil
     }
 
     struct Buffer {
@@ -69,13 +71,14 @@ public final class AccessLog: Service, Sendable {
         }
         var text = ""
         for entry in entries {
+            var metadata: [(key: String, value: LogLine.Value)] = [
+                (LogLine.requestIDKey, .string(entry.requestID)), ("method", .string(entry.method)), ("route", .string(entry.route)),
+                ("status", .integer(Int64(entry.status))), ("duration_us", .integer(entry.durationMicroseconds)),
+                ("bytes", .integer(entry.bytes)),
+            ]
+            if let traceID = entry.traceID { metadata.insert((LogLine.traceIDKey, .string(traceID)), at: 1) }
             text += LogLine(
-                timestamp: entry.timestamp, level: "info", label: "cruddur.access", message: "access", source: nil,
-                metadata: [
-                    (LogLine.requestIDKey, .string(entry.requestID)), ("method", .string(entry.method)), ("route", .string(entry.route)),
-                    ("status", .integer(Int64(entry.status))), ("duration_us", .integer(entry.durationMicroseconds)),
-                    ("bytes", .integer(entry.bytes)),
-                ]
+                timestamp: entry.timestamp, level: "info", label: "cruddur.access", message: "access", source: nil, metadata: metadata
             ).rendered(format)
         }
         if dropped > 0 {

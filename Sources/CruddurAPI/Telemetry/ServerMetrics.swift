@@ -1,4 +1,5 @@
 import CruddurDatabase
+import CruddurTracing
 import Foundation
 import NIOConcurrencyHelpers
 import Prometheus
@@ -26,6 +27,10 @@ public final class ServerMetrics: Sendable {
     private let purgedRows: Counter
     private let accessLogDropped: Counter
     private let accessLogDroppedSeen = NIOLockedValueBox(0)
+    private let traceBatchesExported: Counter
+    private let traceBatchesFailed: Counter
+    private let traceSpansDropped: Counter
+    private let traceSeen = NIOLockedValueBox(TraceExport.Statistics())
     private let poolInUse: Gauge
     private let poolIdle: Gauge
     private let poolWaiting: Gauge
@@ -52,6 +57,11 @@ public final class ServerMetrics: Sendable {
         purgedRows = registry.makeCounter(descriptor: name("cruddur_purge_deleted_rows", "total", "Expired activities deleted."))
         accessLogDropped = registry.makeCounter(
             descriptor: name("cruddur_access_log_dropped_lines", "total", "Access-log lines dropped because the buffer was full."))
+        let batches = name("cruddur_trace_export_batches", "total", "Span batches sent to the OTLP endpoint, by outcome.")
+        traceBatchesExported = registry.makeCounter(descriptor: batches, labels: [("outcome", "ok")])
+        traceBatchesFailed = registry.makeCounter(descriptor: batches, labels: [("outcome", "error")])
+        traceSpansDropped = registry.makeCounter(
+            descriptor: name("cruddur_trace_spans_dropped", "total", "Spans dropped because the export queue was full."))
         let pool = name("cruddur_db_pool", "connections", "Database pool connections by state; waiting counts calls queued for one.")
         poolInUse = registry.makeGauge(descriptor: pool, labels: [("state", "in_use")])
         poolIdle = registry.makeGauge(descriptor: pool, labels: [("state", "idle")])
@@ -98,7 +108,7 @@ public final class ServerMetrics: Sendable {
     }
 
     /// The text exposition, after sampling what is read at scrape time (pool, access log, process).
-    func scrape(pool: DatabasePool.Statistics?, accessLogDropped dropped: Int?) -> [UInt8] {
+    func scrape(pool: DatabasePool.Statistics?, accessLogDropped dropped: Int?, traceExport: TraceExport.Statistics? = nil) -> [UInt8] {
         if let pool {
             poolInUse.set(Double(pool.open - pool.idle))
             poolIdle.set(Double(pool.idle))
@@ -110,6 +120,22 @@ public final class ServerMetrics: Sendable {
                 return dropped - seen
             }
             if delta > 0 { accessLogDropped.increment(by: Int64(delta)) }
+        }
+        if let traceExport {
+            // Counted once however many scrapes race: each takes the part no other took.
+            let delta = traceSeen.withLockedValue { seen in
+                let delta = TraceExport.Statistics(
+                    exportedBatches: max(0, traceExport.exportedBatches - seen.exportedBatches),
+                    failedBatches: max(0, traceExport.failedBatches - seen.failedBatches),
+                    droppedSpans: max(0, traceExport.droppedSpans - seen.droppedSpans))
+                seen.exportedBatches += delta.exportedBatches
+                seen.failedBatches += delta.failedBatches
+                seen.droppedSpans += delta.droppedSpans
+                return delta
+            }
+            traceBatchesExported.increment(by: Int64(delta.exportedBatches))
+            traceBatchesFailed.increment(by: Int64(delta.failedBatches))
+            traceSpansDropped.increment(by: Int64(delta.droppedSpans))
         }
         let process = ProcessSample.now()
         residentMemory.set(process.residentBytes)

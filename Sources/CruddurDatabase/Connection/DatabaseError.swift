@@ -36,6 +36,16 @@ public enum DatabaseError: CruddurError {
         }
     }
 
+    /// A constant name of the failure's kind, for a span's `error.type`: the SQLSTATE, or `unavailable` /
+    /// `unexpected_result` (never the message, which may quote data).
+    public var errorType: String {
+        switch self {
+        case .unavailable: "unavailable"
+        case .server(_, let sqlState, _): sqlState
+        case .unexpectedResult: "unexpected_result"
+        }
+    }
+
     /// The SQLSTATE the server sent, if any.
     public var sqlState: String? {
         if case .server(_, let sqlState, _) = self { return sqlState }

@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import PostgresNIO
 import ServiceLifecycle
+import Tracing
 
 /// The connections a long-running process (the API, the Lambda) queries through: a fixed number of PostgreSQL
 /// connections, each kept open by one task that reconnects with backoff whenever its connection is lost.
@@ -29,6 +30,8 @@ public final class DatabasePool: Service, Sendable {
     private let state: NIOLockedValueBox<State>
     /// Told of every call: its operation name, how long it took (waiting included) and whether it succeeded.
     private let observer: (@Sendable (_ operation: String, _ duration: Duration, _ succeeded: Bool) -> Void)?
+    /// Whether each call is a client span of the process's tracer (only when traces are exported: no cost otherwise).
+    private let traced: Bool
 
     static let initialBackoff: Duration = .milliseconds(20)
     static let maximumBackoff: Duration = .milliseconds(500)
@@ -36,7 +39,8 @@ public final class DatabasePool: Service, Sendable {
     /// A pool of `size` connections; `deadline` bounds each call. Run it (e.g. in a `ServiceGroup`) before querying.
     public init(
         settings: ConnectionSettings, size: Int, deadline: Duration = Database.defaultQueryDeadline, logger: Logger,
-        observer: (@Sendable (_ operation: String, _ duration: Duration, _ succeeded: Bool) -> Void)? = nil
+        observer: (@Sendable (_ operation: String, _ duration: Duration, _ succeeded: Bool) -> Void)? = nil,
+        traced: Bool = false
     ) throws {
         precondition(size > 0, "a pool needs at least one connection")
         self.settings = settings
@@ -46,13 +50,49 @@ public final class DatabasePool: Service, Sendable {
         self.logger = logger
         self.state = NIOLockedValueBox(State())
         self.observer = observer
+        self.traced = traced
     }
 
     /// Runs `body` with a connection of the pool, within `deadline` (the pool's by default) for waiting and running
     /// together. Errors come out as ``DatabaseError`` (or as the body's own ``CruddurError``).
+    ///
+    /// `statement` names the prepared statement the call runs, for its span (when traces are exported).
     public func withConnection<Result: Sendable>(
         operation: String,
+        statement: String? = nil,
         deadline: Duration? = nil,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        guard traced else { return try await observed(operation: operation, deadline: deadline, body) }
+        // A span per call: what it did, never with what (no parameter values, no SQL text with data).
+        let span = InstrumentationSystem.tracer.startSpan(statement ?? operation, ofKind: .client)
+        span.attributes["db.system.name"] = "postgresql"
+        span.attributes["db.operation.name"] = operation
+        if let statement { span.attributes["db.query.summary"] = statement }
+        span.attributes["db.namespace"] = settings.database
+        switch settings.endpoint {
+        case .tcp(let host, let port):
+            span.attributes["server.address"] = host
+            span.attributes["server.port"] = port
+        case .unixSocket(_, let port):
+            span.attributes["server.port"] = port
+        }
+        defer { span.end() }
+        do {
+            return try await ServiceContext.withValue(span.context) {
+                try await observed(operation: operation, deadline: deadline, body)
+            }
+        } catch {
+            span.attributes["error.type"] = (error as? DatabaseError)?.errorType ?? "\(type(of: error))"
+            if let sqlState = (error as? DatabaseError)?.sqlState { span.attributes["db.response.status_code"] = sqlState }
+            span.setStatus(SpanStatus(code: .error))
+            throw error
+        }
+    }
+
+    private func observed<Result: Sendable>(
+        operation: String,
+        deadline: Duration?,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         guard let observer else { return try await run(operation: operation, deadline: deadline, body) }
@@ -103,10 +143,11 @@ public final class DatabasePool: Service, Sendable {
     /// `body` must let statement errors propagate: a `COMMIT` after a swallowed error rolls back without an error.
     public func withCommittedWrite<Result: Sendable>(
         operation: String,
+        statement: String? = nil,
         deadline: Duration? = nil,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        try await withConnection(operation: operation, deadline: deadline) { [logger] connection in
+        try await withConnection(operation: operation, statement: statement, deadline: deadline) { [logger] connection in
             try await connection.query("BEGIN", logger: logger).drain()
             let result: Result
             do {

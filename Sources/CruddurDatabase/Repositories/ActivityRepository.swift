@@ -14,7 +14,10 @@ public struct ActivityRepository: Sendable {
 
     /// One page of the home feed, newest first, live activities only.
     public func homeFeed(_ request: FeedRequest) async throws -> [FeedActivity] {
-        try await pool.withConnection(operation: "reading the home feed") { [logger] connection in
+        try await pool.withConnection(
+            operation: "reading the home feed",
+            statement: request.cursor == nil ? ActivityStatements.HomeFeedFirstPage.name : ActivityStatements.HomeFeedAfterCursor.name
+        ) { [logger] connection in
             var page: [FeedActivity] = []
             page.reserveCapacity(request.limit)
             if let cursor = request.cursor {
@@ -40,7 +43,8 @@ public struct ActivityRepository: Sendable {
     /// A retry that arrives while the first request with its key is still in flight waits for it (on the key's
     /// unique index) and then gets its result: there is never a second row. Returns only after the commit.
     public func create(_ activity: NewActivity, idempotencyKey key: String? = nil, rateLimit: PostRateLimit?) async throws -> ActivityCreation {
-        try await pool.withCommittedWrite(operation: "creating an activity") { [logger] connection in
+        try await pool.withCommittedWrite(operation: "creating an activity", statement: ActivityStatements.CreateActivity.name) {
+            [logger] connection in
             for attempt in 0..<2 {
                 for try await outcome in try await connection.execute(
                     ActivityStatements.CreateActivity(activity: activity, idempotencyKey: key, rateLimit: rateLimit), logger: logger
@@ -82,7 +86,8 @@ public struct ActivityRepository: Sendable {
 
     /// Deletes up to `batchSize` expired activities; returns how many went.
     public func purgeExpired(batchSize: Int) async throws -> Int {
-        try await pool.withConnection(operation: "purging expired activities") { [logger] connection in
+        try await pool.withConnection(operation: "purging expired activities", statement: ActivityStatements.PurgeExpired.name) {
+            [logger] connection in
             var deleted = 0
             for try await count in try await connection.execute(ActivityStatements.PurgeExpired(limit: Int64(batchSize)), logger: logger) {
                 deleted = Int(count)

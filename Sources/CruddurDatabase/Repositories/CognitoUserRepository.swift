@@ -46,7 +46,9 @@ public struct CognitoUserRepository: Sendable {
     /// Inserts the user or updates their row; `deadline` (default: the pool's) bounds waiting for a
     /// connection and the query together.
     public func upsert(_ user: CognitoUser, deadline: Duration? = nil) async throws -> Outcome {
-        try await pool.withCommittedWrite(operation: "storing a confirmed Cognito user", deadline: deadline) { [logger] connection in
+        try await pool.withCommittedWrite(
+            operation: "storing a confirmed Cognito user", statement: CognitoUserStatements.Upsert.name, deadline: deadline
+        ) { [logger] connection in
             do {
                 for try await row in try await connection.execute(CognitoUserStatements.Upsert(user: user), logger: logger) {
                     return row.inserted ? .created(uuid: row.uuid) : .updated(uuid: row.uuid)
@@ -62,7 +64,8 @@ public struct CognitoUserRepository: Sendable {
 
     /// The row of the user with this Cognito `sub`, if any.
     public func find(cognitoUserID: String) async throws -> StoredUser? {
-        try await pool.withConnection(operation: "reading a Cognito user") { [logger] connection in
+        try await pool.withConnection(operation: "reading a Cognito user", statement: CognitoUserStatements.FindByCognitoID.name) {
+            [logger] connection in
             for try await row in try await connection.execute(CognitoUserStatements.FindByCognitoID(cognitoUserID: cognitoUserID), logger: logger) {
                 return row
             }

@@ -14,7 +14,7 @@ public struct UserRepository: Sendable {
 
     /// Whether the author (a handle, or a Cognito sub linked to a user) exists.
     public func exists(_ author: Author) async throws -> Bool {
-        try await pool.withConnection(operation: "looking up a user") { [logger] connection in
+        try await pool.withConnection(operation: "looking up a user", statement: UserStatements.AuthorExists.name) { [logger] connection in
             for try await exists in try await connection.execute(UserStatements.AuthorExists(author: author), logger: logger) {
                 return exists
             }

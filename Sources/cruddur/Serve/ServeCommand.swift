@@ -3,6 +3,7 @@ import CruddurAPI
 import CruddurDatabase
 import CruddurDomain
 import CruddurLogging
+import CruddurTracing
 import Foundation
 import Hummingbird
 import Logging
@@ -17,7 +18,8 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Run the Cruddur HTTP API (on a private local PostgreSQL when CONNECTION_URL is unset).",
         discussion: """
             Environment: CONNECTION_URL, HOST (default 127.0.0.1), PORT (default 4567), FRONTEND_URL \
-            (default http://localhost:3000), LOG_LEVEL; AWS_COGNITO_USER_POOL_ID, AWS_COGNITO_USER_POOL_CLIENT_ID and \
+            (default http://localhost:3000), LOG_LEVEL, LOG_FORMAT, ACCESS_LOG, METRICS_PORT, OTEL_EXPORTER_OTLP_ENDPOINT \
+            (traces; with the other OTEL_* variables); AWS_COGNITO_USER_POOL_ID, AWS_COGNITO_USER_POOL_CLIENT_ID and \
             AWS_DEFAULT_REGION make posting need a Cognito token (COGNITO_JWKS_URL overrides where its keys come from). \
             Without them, writes are unauthenticated (local development mode), which is refused on a non-loopback HOST \
             unless --allow-unauthenticated-writes.
@@ -46,6 +48,9 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.purgeInterval = .seconds(purgeInterval)
             configuration.cognito = try WriteAuthentication.cognitoSettings()
             try WriteAuthentication.refuseUnsafeBinding(configuration, allowUnauthenticatedWrites: allowUnauthenticatedWrites)
+            if let traces = try TraceSettings.fromEnvironment(ProcessInfo.processInfo.environment, defaultServiceName: "cruddur") {
+                configuration.traceExport = try TraceExport.bootstrap(traces, logger: logger)
+            }
             let target = try DatabaseTarget.resolve()
             if case .url(let settings, let source, _) = target {
                 try await Self.checkSchema(settings, source: source, migrate: migrate, logger: logger)

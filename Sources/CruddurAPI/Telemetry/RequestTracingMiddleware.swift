@@ -1,0 +1,74 @@
+import CruddurLogging
+import HTTPTypes
+import Hummingbird
+import Tracing
+
+/// One server span per request (only when traces are exported): named by method and route template
+/// (`GET /api/activities/home`, never the raw URL with its cursor), with the stable HTTP semantic-convention attributes,
+/// continuing the caller's W3C `traceparent`/`tracestate`. Its trace id joins the request's log metadata.
+struct RequestTracingMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var parent = ServiceContext.current ?? .topLevel
+        InstrumentationSystem.instrument.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())
+        let method = request.method.rawValue
+        let span = InstrumentationSystem.tracer.startSpan(method, context: parent, ofKind: .server)
+        span.attributes["http.request.method"] = method
+        span.attributes["url.scheme"] = "http"
+        span.attributes["url.path"] = request.uri.path
+        span.attributes["network.protocol.version"] = "1.1"
+        var context = context
+        if let traceID = Self.traceID(of: span.context) {
+            context.logger[metadataKey: LogLine.traceIDKey] = .string(traceID)
+        }
+        if case .string(let requestID)? = context.logger[metadataKey: LogLine.requestIDKey] {
+            span.attributes["cruddur.request_id"] = requestID
+        }
+        let response: Response
+        do {
+            response = try await ServiceContext.withValue(span.context) {
+                try await renderedResponse(request, context: context, next: next)
+            }
+        } catch {
+            finish(span, method: method, route: RequestMetricsMiddleware.route(context), status: 500)
+            span.recordError(error)
+            span.end()
+            throw error
+        }
+        finish(span, method: method, route: RequestMetricsMiddleware.route(context), status: response.status.code)
+        // Every response here is a buffer already built: the span ends when the handler has answered.
+        span.end()
+        return response
+    }
+
+    private func finish(_ span: any Span, method: String, route: String, status: Int) {
+        span.operationName = "\(method) \(route)"
+        span.attributes["http.route"] = route
+        span.attributes["http.response.status_code"] = status
+        if status >= 500 {
+            span.attributes["error.type"] = "\(status)"
+            span.setStatus(SpanStatus(code: .error))
+        }
+    }
+
+    /// The 32 hex digits of the span's trace, read through the W3C propagator (nil without a recording tracer).
+    static func traceID(of context: ServiceContext) -> String? {
+        var carrier: [String: String] = [:]
+        InstrumentationSystem.instrument.inject(context, into: &carrier, using: DictionaryInjector())
+        guard let traceparent = carrier["traceparent"] else { return nil }
+        let parts = traceparent.split(separator: "-")
+        guard parts.count == 4, parts[1].count == 32 else { return nil }
+        return String(parts[1])
+    }
+}
+
+private struct HTTPFieldsExtractor: Extractor {
+    func extract(key: String, from carrier: HTTPFields) -> String? {
+        HTTPField.Name(key).flatMap { carrier[$0] }
+    }
+}
+
+private struct DictionaryInjector: Injector {
+    func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) {
+        carrier[key] = value
+    }
+}
