@@ -119,6 +119,8 @@ let package = Package(
             dependencies: [
                 "CruddurDomain",
                 "CruddurDatabase",
+                "CruddurTracing",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,6 +1,8 @@
 import CruddurDatabase
+import CruddurTracing
 import Foundation
 import Logging
+import Tracing
 
 /// The post-confirmation function's process: reads its configuration, makes the database pool once per
 /// execution environment, and serves invocations from the Runtime API until the API stops answering.
@@ -21,10 +23,16 @@ public enum PostConfirmationRuntime {
             return 1
         }
         let pool: DatabasePool
+        var traceExport: TraceExport?
         do {
             let settings = try LambdaConfiguration(environment: environment).settings
+            if let traces = try TraceSettings.fromEnvironment(environment, defaultServiceName: applicationName) {
+                // Batches leave 20 ms after a span ends, so that an invocation can wait for its own (at most
+                // ``InvocationLoop/maximumFlushWait``) before it answers and Lambda freezes the process.
+                traceExport = try TraceExport.bootstrap(traces, scheduleDelay: .milliseconds(20), logger: logger)
+            }
             // Lambda hands an execution environment one event at a time: one connection serves it.
-            pool = try DatabasePool(settings: settings, size: 1, logger: logger)
+            pool = try DatabasePool(settings: settings, size: 1, logger: logger, traced: traceExport != nil)
             logger.info("Post-confirmation function started", metadata: ["database": "\(settings)"])
         } catch {
             let failure = LambdaFunctionError(errorType: "Cruddur.InvalidConfiguration", errorMessage: String(describing: error))
@@ -37,9 +45,11 @@ public enum PostConfirmationRuntime {
             return 1
         }
         let repository = CognitoUserRepository(pool: pool, logger: logger)
-        let loop = InvocationLoop(api: api, handler: PostConfirmationHandler(repository: repository, logger: logger), logger: logger)
+        let loop = InvocationLoop(
+            api: api, handler: PostConfirmationHandler(repository: repository, logger: logger), logger: logger, traceExport: traceExport)
         return await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await pool.run() }
+            if let traceExport { group.addTask { try? await traceExport.service.run() } }
             defer { group.cancelAll() }
             do {
                 try await loop.run()
@@ -90,14 +100,25 @@ public enum LambdaConfigurationError: Error, Equatable, Sendable, CustomStringCo
 
 /// Serves events one after another: `next`, handle, then `response` or `error`.
 public struct InvocationLoop: Sendable {
+    /// How long an invocation waits for its spans to leave before it answers (Cognito gives the trigger 5 s).
+    public static let maximumFlushWait: Duration = .milliseconds(200)
+
     let api: RuntimeAPIClient
     let handler: PostConfirmationHandler
     let logger: Logger
+    let traceExport: TraceExport?
 
-    public init(api: RuntimeAPIClient, handler: PostConfirmationHandler, logger: Logger) {
+    public init(api: RuntimeAPIClient, handler: PostConfirmationHandler, logger: Logger, traceExport: TraceExport? = nil) {
         self.api = api
         self.handler = handler
         self.logger = logger
+        self.traceExport = traceExport
+    }
+
+    /// What one invocation comes to.
+    enum Outcome {
+        case response([UInt8])
+        case failure(LambdaFunctionError)
     }
 
     /// Runs until the Runtime API fails (Lambda then restarts the environment) or the task is cancelled.
@@ -105,17 +126,42 @@ public struct InvocationLoop: Sendable {
         while !Task.isCancelled {
             let invocation = try await api.next()
             let context = InvocationContext(requestID: invocation.requestID, deadline: invocation.deadline)
-            do {
-                let (response, _) = try await handler.handle(invocation.body, context: context)
-                try await api.respond(requestID: invocation.requestID, body: response)
-            } catch let error as LambdaFunctionError {
-                try await api.reportError(requestID: invocation.requestID, error)
-            } catch let error as RuntimeAPIError {
-                throw error
-            } catch {
-                logger.error("The invocation failed", metadata: ["requestID": "\(invocation.requestID)", "error": "\(error)"])
-                try await api.reportError(requestID: invocation.requestID, LambdaFunctionError(error))
+            let outcome: Outcome
+            if let traceExport {
+                outcome = await traced(invocation.requestID) { await handle(invocation.body, context: context) }
+                // Before answering: once it has answered, Lambda may freeze the process with the spans still queued.
+                await traceExport.waitForExport(within: Self.maximumFlushWait)
+            } else {
+                outcome = await handle(invocation.body, context: context)
+            }
+            switch outcome {
+            case .response(let body): try await api.respond(requestID: invocation.requestID, body: body)
+            case .failure(let error): try await api.reportError(requestID: invocation.requestID, error)
             }
         }
+    }
+
+    private func handle(_ event: [UInt8], context: InvocationContext) async -> Outcome {
+        do {
+            let (response, _) = try await handler.handle(event, context: context)
+            return .response(response)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The invocation as a server span (FaaS semantic conventions), with the database calls as its children.
+    private func traced(_ requestID: String, _ body: () async -> Outcome) async -> Outcome {
+        let span = InstrumentationSystem.tracer.startSpan(PostConfirmationRuntime.applicationName, ofKind: .server)
+        span.attributes["faas.invocation_id"] = requestID
+        span.attributes["faas.trigger"] = "other"
+        span.attributes["cloud.provider"] = "aws"
+        let outcome = await ServiceContext.withValue(span.context) { await body() }
+        if case .failure(let error) = outcome {
+            span.attributes["error.type"] = error.errorType
+            span.setStatus(SpanStatus(code: .error))
+        }
+        span.end()
+        return outcome
     }
 }

@@ -66,6 +66,7 @@ public final class TraceExport: Sendable {
     /// `limit`: for a process that may be frozen once it answers (a Lambda invocation), bootstrapped with a short
     /// schedule delay. (swift-otel's `forceFlush` is not used: it sends the queue without emptying it, so every
     /// span would go twice.) Returns whether a batch went.
+    @discardableResult
     public func waitForExport(within limit: Duration) async -> Bool {
         let deadline = ContinuousClock.now + limit
         let before = counters.snapshot

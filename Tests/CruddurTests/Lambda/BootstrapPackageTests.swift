@@ -132,4 +132,47 @@ struct BootstrapPackageTests {
         #expect(reports.map(\.kind) == ["init/error"])
         #expect(reports.first?.errorFields["errorType"] == "Cruddur.InvalidConfiguration")
     }
+
+    @Test("with OTEL_EXPORTER_OTLP_ENDPOINT each invocation's spans have left before it answers; a hung collector delays it by at most 200 ms")
+    func theBootstrapSendsItsSpansBeforeItAnswers() async throws {
+        let zip = try await Self.package()
+        let bootstrap = URL(fileURLWithPath: zip).deletingLastPathComponent().appendingPathComponent("bootstrap").path
+        let database = try await TestPostgres.shared.makeDatabase()
+        for mode in [OTLPReceiver.Mode.ok, .hang] {
+            let receiver = try await OTLPReceiver.start(mode: mode)
+            defer { receiver.stop() }
+            let standIn = RuntimeAPIStandIn()
+            let child = try await standIn.serve { endpoint in
+                let child = try ChildProcess(
+                    bootstrap, [],
+                    environment: [
+                        "AWS_LAMBDA_RUNTIME_API": endpoint, "CONNECTION_URL": database.libpqURL, "PGPASSFILE": "/dev/null", "PATH": "/usr/bin:/bin",
+                        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+                    ])
+                var latencies: [Duration] = []
+                for index in 0..<5 {
+                    let requestID = await standIn.enqueue(cognitoEvent(attributes: userAttributes()))
+                    let reports = await standIn.waitForReports(index + 1, timeout: .seconds(20))
+                    try #require(reports.count == index + 1 && reports[index].kind == "response", "bootstrap output: \(child.output)")
+                    latencies.append(try #require(reports[index].latency))
+                    guard mode == .ok else { continue }
+                    // Read at once: the span must already be at the collector when the response arrives.
+                    let spans = receiver.spans()
+                    let invocation = try #require(
+                        spans.first { $0.attributes["faas.invocation_id"] == requestID }, "\(spans.map(\.name)) \(child.output)")
+                    #expect(invocation.name == PostConfirmationRuntime.applicationName)
+                    #expect(invocation.kind == "SERVER")
+                    #expect(invocation.resource["service.name"] == PostConfirmationRuntime.applicationName)
+                    let upsert = try #require(spans.first { $0.parentSpanID == invocation.spanID })
+                    #expect(upsert.name == "cruddur_cognito_user_upsert")
+                    #expect(upsert.attributes["db.system.name"] == "postgresql")
+                }
+                let slowest = try #require(latencies.max())
+                #expect(slowest < .seconds(1), "\(mode): \(latencies)")
+                return child
+            }
+            #expect(await child.waitForExit(timeout: .seconds(10)) == 1)
+            print("bootstrap with traces (\(mode.rawValue) collector): invocations answered in \(await standIn.reports.compactMap(\.latency))")
+        }
+    }
 }
