@@ -1,11 +1,13 @@
 """A minimal OTLP/HTTP trace receiver for tests and benchmarks.
 
-  otlp_receiver.py serve --port-file PATH --out PATH [--mode ok|hang|fail]
+  otlp_receiver.py serve --port-file PATH --out PATH [--mode ok|hang|fail|sink]
       Listens on 127.0.0.1 (a free port, written atomically to --port-file once listening) and
       accepts POST /v1/traces as application/x-protobuf or application/json (optionally gzip).
       Appends JSON lines to --out: one {"type":"request",...} per export, then one
       {"type":"span",...} per span it carried. Runs until SIGTERM/SIGINT, then exits 0.
-      --mode hang: reads each export and never answers; --mode fail: answers 503 to each export.
+      --mode hang: reads each export and never answers; --mode fail: answers 503 to each export;
+      --mode sink: accepts each export unread (scripts/bench: a collector that costs this machine little),
+      writing one line per request with its size.
       In both, only the request line is logged (the spans were not accepted).
   otlp_receiver.py tree PATH
       Prints the spans of such a file as one indented tree per trace.
@@ -177,6 +179,9 @@ class Handler(BaseHTTPRequestHandler):
         request_line = {"type": "request", "path": self.path, "content_type": content_type,
                         "headers": headers}
 
+        if self.server.mode == "sink":
+            self.server.log_lines([{"type": "request", "path": self.path, "content_type": content_type, "bytes": len(body)}])
+            return self.reply(200, PROTOBUF, b"")
         if self.server.mode == "hang":
             self.server.log_lines([request_line])
             self.server.stopping.wait()  # never answer; woken only to let the process exit
@@ -281,7 +286,7 @@ def main():
     serve_args = commands.add_parser("serve", help="receive OTLP/HTTP trace exports")
     serve_args.add_argument("--port-file", required=True)
     serve_args.add_argument("--out", required=True)
-    serve_args.add_argument("--mode", choices=("ok", "hang", "fail"), default="ok")
+    serve_args.add_argument("--mode", choices=("ok", "hang", "fail", "sink"), default="ok")
     tree_args = commands.add_parser("tree", help="print a JSON-lines span file as trees")
     tree_args.add_argument("path")
     args = parser.parse_args()

@@ -2,6 +2,7 @@ import CruddurDatabase
 import CruddurDomain
 import CruddurLogging
 import Foundation
+import Logging
 
 /// The API's settings from the environment, validated.
 public enum ServeSettings {
@@ -21,6 +22,10 @@ public enum ServeSettings {
             configuration.logFormat = try LogFormat(environment: environment)
         } catch {
             throw ConfigurationError(error.description)
+        }
+        if let level = environment["LOG_LEVEL"], !level.isEmpty, Logger.Level(rawValue: level) == nil {
+            throw ConfigurationError(
+                "LOG_LEVEL '\(WriteAuthentication.printable(level))' must be one of trace, debug, info, notice, warning, error, critical")
         }
         if let maxAge = environment["FEED_CACHE_MAX_AGE_MS"], !maxAge.isEmpty {
             guard let milliseconds = Int(maxAge), (1...1000).contains(milliseconds) else {

@@ -26,7 +26,8 @@ struct ServeSettingsTests {
         "bad values are one clear error naming the variable",
         arguments: [
             ["PORT": "70000"], ["PORT": "http"], ["HOST": "a b"], ["HOST": "x;rm"], ["FEED_CACHE": "maybe"], ["FEED_CACHE_MAX_AGE_MS": "0"],
-            ["FEED_CACHE_MAX_AGE_MS": "1001"], ["FEED_CACHE_MAX_AGE_MS": "1s"], ["ACCESS_LOG": "yes"], ["LOG_FORMAT": "xml"], ["METRICS_PORT": "0"],
+            ["FEED_CACHE_MAX_AGE_MS": "1001"], ["FEED_CACHE_MAX_AGE_MS": "1s"], ["ACCESS_LOG": "yes"], ["LOG_FORMAT": "xml"],
+            ["LOG_LEVEL": "verbose"], ["METRICS_PORT": "0"],
             ["METRICS_PORT": "4567"], ["METRICS_PORT": "x"],
             ["FRONTEND_URL": "ftp://x"], ["FRONTEND_URL": "localhost:3000"],
         ])
