@@ -28,14 +28,9 @@ struct FeedStalenessTests {
     @Test("1,000 posts through A: each is on B's first page FEED_CACHE_MAX_AGE_MS after A answered, every time")
     func postsReachTheOtherServerWithinMaxAge() async throws {
         let executable = try releaseCruddurExecutable()
-        let database = try await TestPostgres.shared.makeDatabase(seeded: true)
         // The test is about what the cache shows, not durability: without a flush per commit its 1,000 posts do not
         // starve the commit-bound suites that share the test cluster (the machine's fsync is slow).
-        try await withTestConnection(database.with(database: "postgres")) { connection in
-            try await connection.query(
-                "ALTER DATABASE \(unescaped: "\"" + database.database + "\"") SET synchronous_commit = off", logger: TestPostgres.logger
-            ).collect()
-        }
+        let database = try await TestPostgres.shared.makeDatabase(seeded: true, flushedCommits: false)
         let (serverA, a) = try await Self.startServer(executable, database: database)
         defer { serverA.signal(SIGTERM) }
         let (serverB, b) = try await Self.startServer(executable, database: database)

@@ -17,8 +17,10 @@ actor TestPostgres {
 
     private var starting: Task<(LocalClusterLease, String), any Error>?
 
-    /// A new migrated database (seeded when asked) on the shared cluster.
-    func makeDatabase(seeded: Bool = false) async throws -> ConnectionSettings {
+    /// A new migrated database (seeded when asked) on the shared cluster. `flushedCommits: false` sets its
+    /// `synchronous_commit` off: for suites whose subject is not durability but which commit a lot, so that they
+    /// neither wait on this machine's slow fsync nor starve the commit-bound suites sharing the cluster.
+    func makeDatabase(seeded: Bool = false, flushedCommits: Bool = true) async throws -> ConnectionSettings {
         let (lease, template) = try await start()
         let name = "t_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16))"
         let admin = lease.cluster.connectionSettings(database: "postgres")
@@ -28,6 +30,11 @@ actor TestPostgres {
                     PostgresQuery(unsafeSQL: "CREATE DATABASE \(quoteIdentifier(name)) TEMPLATE \(quoteIdentifier(template))"),
                     logger: Self.logger
                 ).collect()
+                if !flushedCommits {
+                    try await connection.query(
+                        PostgresQuery(unsafeSQL: "ALTER DATABASE \(quoteIdentifier(name)) SET synchronous_commit = off"), logger: Self.logger
+                    ).collect()
+                }
                 return
             }
         }
