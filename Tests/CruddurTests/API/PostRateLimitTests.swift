@@ -73,7 +73,13 @@ struct PostRateLimitTests {
         let database = try await TestPostgres.shared.makeDatabase(seeded: true, flushedCommits: false)
         let before = try await activityCount(database)
         let statuses = try await withTestApp(
-            database: database, framework: .live, configure: { $0.postRateLimit = PostRateLimit(posts: 10, windowSeconds: 3_600) }
+            database: database, framework: .live,
+            configure: {
+                $0.postRateLimit = PostRateLimit(posts: 10, windowSeconds: 3_600)
+                // 40 posts wait for 8 connections and one row lock: on a loaded machine that can take longer than the
+                // default 5 s deadline, which would answer 503 instead of the answer under test.
+                $0.queryDeadline = .seconds(60)
+            }
         ) { client in
             // HummingbirdTesting's client has one connection, which would send the posts one after another: 40
             // connections of their own make them arrive at once.

@@ -60,6 +60,12 @@ struct InvocationLoopTests {
         try await standIn.serve { endpoint in
             let variables = environment.merging(["AWS_LAMBDA_RUNTIME_API": endpoint]) { $1 }
             let runtime = Task { await PostConfirmationRuntime.main(environment: variables, logger: TestPostgres.logger) }
+            // The events go once the pool's connection is open: the test is about reuse, and on a loaded machine a
+            // cold connection plus a commit can outlast the handler's 3.5 s budget.
+            let deadline = ContinuousClock.now + .seconds(60)
+            while try await Self.backends(of: PostConfirmationRuntime.applicationName, in: database) == 0, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
             for _ in 0..<5 { await standIn.enqueue(cognitoEvent(attributes: userAttributes())) }
             let reports = await standIn.waitForReports(5)
             #expect(reports.map(\.kind) == Array(repeating: "response", count: 5))

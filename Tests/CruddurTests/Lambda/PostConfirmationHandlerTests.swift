@@ -253,7 +253,7 @@ struct PostConfirmationHandlerTests {
             endpoint: .tcp(host: host, port: try freePort()), username: "cruddur", password: "secret-password", database: "cruddur",
             sslMode: .disable, connectTimeout: LambdaConfiguration.maximumConnectTimeout
         )
-        try await withPostConfirmationHandler(unreachable) { handler, _ in
+        try await withPostConfirmationHandler(unreachable, budget: PostConfirmationHandler.defaultBudget) { handler, _ in
             let start = ContinuousClock.now
             let error = await handlerError(handler, cognitoEvent(attributes: userAttributes()))
             let elapsed = ContinuousClock.now - start
