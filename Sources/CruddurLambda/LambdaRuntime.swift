@@ -128,9 +128,11 @@ public struct InvocationLoop: Sendable {
             let context = InvocationContext(requestID: invocation.requestID, deadline: invocation.deadline)
             let outcome: Outcome
             if let traceExport {
-                outcome = await traced(invocation.requestID) { await handle(invocation.body, context: context) }
+                let sampled: Bool
+                (outcome, sampled) = await traced(invocation.requestID) { await handle(invocation.body, context: context) }
                 // Before answering: once it has answered, Lambda may freeze the process with the spans still queued.
-                await traceExport.waitForExport(within: Self.maximumFlushWait)
+                // An invocation the sampler left out has nothing to wait for.
+                if sampled { await traceExport.waitForExport(within: Self.maximumFlushWait) }
             } else {
                 outcome = await handle(invocation.body, context: context)
             }
@@ -151,7 +153,8 @@ public struct InvocationLoop: Sendable {
     }
 
     /// The invocation as a server span (FaaS semantic conventions), with the database calls as its children.
-    private func traced(_ requestID: String, _ body: () async -> Outcome) async -> Outcome {
+    /// Returns the outcome and whether the span is sampled (will be exported).
+    private func traced(_ requestID: String, _ body: () async -> Outcome) async -> (Outcome, sampled: Bool) {
         let span = InstrumentationSystem.tracer.startSpan(PostConfirmationRuntime.applicationName, ofKind: .server)
         span.attributes["faas.invocation_id"] = requestID
         span.attributes["faas.trigger"] = "other"
@@ -162,6 +165,6 @@ public struct InvocationLoop: Sendable {
             span.setStatus(SpanStatus(code: .error))
         }
         span.end()
-        return outcome
+        return (outcome, SpanIdentity(span.context)?.sampled ?? false)
     }
 }

@@ -1,4 +1,5 @@
 import CruddurLogging
+import CruddurTracing
 import HTTPTypes
 import Hummingbird
 import Tracing
@@ -17,8 +18,8 @@ struct RequestTracingMiddleware<Context: RequestContext>: RouterMiddleware {
         span.attributes["url.path"] = request.uri.path
         span.attributes["network.protocol.version"] = "1.1"
         var context = context
-        if let traceID = Self.traceID(of: span.context) {
-            context.logger[metadataKey: LogLine.traceIDKey] = .string(traceID)
+        if let identity = SpanIdentity(span.context) {
+            context.logger[metadataKey: LogLine.traceIDKey] = .string(identity.traceID)
         }
         if case .string(let requestID)? = context.logger[metadataKey: LogLine.requestIDKey] {
             span.attributes["cruddur.request_id"] = requestID
@@ -49,26 +50,10 @@ struct RequestTracingMiddleware<Context: RequestContext>: RouterMiddleware {
             span.setStatus(SpanStatus(code: .error))
         }
     }
-
-    /// The 32 hex digits of the span's trace, read through the W3C propagator (nil without a recording tracer).
-    static func traceID(of context: ServiceContext) -> String? {
-        var carrier: [String: String] = [:]
-        InstrumentationSystem.instrument.inject(context, into: &carrier, using: DictionaryInjector())
-        guard let traceparent = carrier["traceparent"] else { return nil }
-        let parts = traceparent.split(separator: "-")
-        guard parts.count == 4, parts[1].count == 32 else { return nil }
-        return String(parts[1])
-    }
 }
 
 private struct HTTPFieldsExtractor: Extractor {
     func extract(key: String, from carrier: HTTPFields) -> String? {
         HTTPField.Name(key).flatMap { carrier[$0] }
-    }
-}
-
-private struct DictionaryInjector: Injector {
-    func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) {
-        carrier[key] = value
     }
 }
