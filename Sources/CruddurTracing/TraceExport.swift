@@ -118,7 +118,12 @@ struct ExporterDiagnostics: LogHandler {
     let counters: TraceExportCounters
     let forwardTo: Logger
     var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .debug
+    /// Always debug, whatever `OTEL_LOG_LEVEL` asks of swift-otel's logger: the batch outcomes (debug events) are what
+    /// the counters and ``TraceExport/waitForExport(within:)`` count; what reaches the process's log is filtered below.
+    var logLevel: Logger.Level {
+        get { .debug }
+        set {}
+    }
 
     init(label: String, counters: TraceExportCounters, forwardTo: Logger) {
         self.label = label

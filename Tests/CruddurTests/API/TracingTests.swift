@@ -143,7 +143,9 @@ struct TracingTests {
             database: database,
             environment: [
                 "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "50", "OTEL_BSP_MAX_QUEUE_SIZE": "64",
-                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "16", "OTEL_BSP_EXPORT_TIMEOUT": "1000", "METRICS_PORT": "\(metricsPort)", "ACCESS_LOG": "off",
+                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "16", "OTEL_BSP_EXPORT_TIMEOUT": "1000",
+                // swift-otel's own diagnostic level must not hide the batch outcomes from the counters.
+                "OTEL_LOG_LEVEL": "error", "METRICS_PORT": "\(metricsPort)", "ACCESS_LOG": "off",
             ])
         defer { server.process.signal(SIGTERM) }
 
