@@ -24,8 +24,6 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
-        // OTLP over HTTP only: the gRPC exporter's dependencies are not built.
-        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         /// Activities, users, TTLs and validation: no I/O.
@@ -52,11 +50,12 @@ let package = Package(
             name: "CruddurLogging",
             dependencies: [.product(name: "Logging", package: "swift-log")]
         ),
-        /// OpenTelemetry traces over OTLP/HTTP: the `OTEL_*` settings, the exporter's bootstrap and its counters.
+        /// OpenTelemetry traces over OTLP/HTTP: the `OTEL_*` settings, the tracer, W3C propagation and the exporter.
         .target(
             name: "CruddurTracing",
             dependencies: [
-                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

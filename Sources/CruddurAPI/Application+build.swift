@@ -154,8 +154,8 @@ func buildRouter(
     let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
     // Outermost: every answer, whichever middleware gives it, carries the request's id, is counted and is in the access log.
     router.add(middleware: RequestIDMiddleware())
-    if configuration.traceExport != nil {
-        router.add(middleware: RequestTracingMiddleware())
+    if let traceExport = configuration.traceExport {
+        router.add(middleware: RequestTracingMiddleware(tracer: traceExport.tracer))
     }
     if let metrics {
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
@@ -181,7 +181,7 @@ func buildRouter(
     let api = router.group("api")
     ActivitiesController(
         activities: activities, users: users, authors: authors, rateLimit: configuration.postRateLimit, registrar: registrar,
-        feedCache: feedCache, metrics: metrics, traced: configuration.traceExport != nil
+        feedCache: feedCache, metrics: metrics, tracer: configuration.traceExport?.tracer
     ).addRoutes(to: api.group("activities"))
     HealthController(users: users).addRoutes(to: api.group("health"))
     OpenAPIController(document: document).addRoutes(to: api)

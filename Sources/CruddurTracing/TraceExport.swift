@@ -1,17 +1,22 @@
+import AsyncHTTPClient
 import Logging
 import NIOConcurrencyHelpers
-import OTel
+import NIOCore
 import ServiceLifecycle
 import Tracing
 
-/// Exports this process's spans over OTLP/HTTP (swift-otel's batch processor and exporter).
+/// Exports this process's spans over OTLP/HTTP: the tracer (``OTLPTracer``), its bounded queue, and the service
+/// that sends the queue in batches.
 ///
-/// Spans wait in a bounded queue (`OTEL_BSP_MAX_QUEUE_SIZE`, 2048 by default) and leave in batches every
-/// `OTEL_BSP_SCHEDULE_DELAY`; a collector that is down or hangs never holds up a request: the queue fills, further
-/// spans are dropped and counted in ``statistics``.
+/// Spans wait in the queue (`OTEL_BSP_MAX_QUEUE_SIZE`, 2048 by default) and leave in batches of
+/// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` whenever that many are waiting, and every `OTEL_BSP_SCHEDULE_DELAY` otherwise,
+/// one batch at a time. A collector that is down or hangs never holds up a request: the queue fills, further spans
+/// are dropped and counted in ``statistics``.
 public final class TraceExport: Sendable {
     public let settings: TraceSettings
-    /// Runs the processor and exporter; add it to the process's `ServiceGroup` (it flushes at shutdown).
+    /// The process's tracer (also installed as `InstrumentationSystem`'s): hold it to skip the global lookup.
+    public let tracer: OTLPTracer
+    /// Sends the batches; add it to the process's `ServiceGroup` (at graceful shutdown it sends what is left).
     public let service: any Service
     private let counters: TraceExportCounters
 
@@ -28,48 +33,45 @@ public final class TraceExport: Sendable {
         }
     }
 
-    public var statistics: Statistics { counters.snapshot }
+    public var statistics: Statistics {
+        var statistics = counters.snapshot
+        statistics.droppedSpans = tracer.queue.dropped
+        return statistics
+    }
 
     /// Makes the exporter and installs its tracer as the process's (`InstrumentationSystem`: once per process).
     /// `scheduleDelay` replaces the default 5 s between batches unless `OTEL_BSP_SCHEDULE_DELAY` is set.
     public static func bootstrap(_ settings: TraceSettings, scheduleDelay: Duration? = nil, logger: Logger) throws -> TraceExport {
-        let counters = TraceExportCounters()
-        var configuration = OTel.Configuration.default
-        configuration.serviceName = settings.serviceName
-        configuration.logs.enabled = false
-        configuration.metrics.enabled = false
-        configuration.traces.enabled = true
-        if let scheduleDelay { configuration.traces.batchSpanProcessor.scheduleDelay = scheduleDelay }
-        configuration.traces.otlpExporter.protocol = settings.encoding == .json ? .httpJSON : .httpProtobuf
-        configuration.diagnosticLogger = .custom(
-            Logger(label: "otel") { label in ExporterDiagnostics(label: label, counters: counters, forwardTo: logger) })
-        // Debug, so the batch outcomes reach the counters; the forwarding handler keeps only warnings and worse.
-        configuration.diagnosticLogLevel = .debug
-        let backend = try OTel.makeTracingBackend(configuration: configuration)
-        InstrumentationSystem.bootstrap(backend.factory)
+        let export = TraceExport(settings: settings, scheduleDelay: settings.scheduleDelay ?? scheduleDelay ?? .seconds(5), logger: logger)
+        InstrumentationSystem.bootstrap(export.tracer)
         logger.info(
             "Exporting traces",
             metadata: [
                 "endpoint": "\(settings.tracesURL)", "encoding": "\(settings.encoding.rawValue)", "service": "\(settings.serviceName)",
                 "headers": "\(settings.headerNames.joined(separator: ","))",
             ])
-        return TraceExport(settings: settings, service: backend.service, counters: counters)
+        return export
     }
 
-    private init(settings: TraceSettings, service: any Service, counters: TraceExportCounters) {
+    private init(settings: TraceSettings, scheduleDelay: Duration, logger: Logger) {
+        let counters = TraceExportCounters()
+        let queue = SpanQueue(capacity: settings.maxQueueSize)
         self.settings = settings
-        self.service = service
         self.counters = counters
+        tracer = OTLPTracer(sampler: settings.sampler, queue: queue)
+        service = SpanBatcher(
+            queue: queue, settings: settings, scheduleDelay: scheduleDelay, encoder: OTLPEncoder(settings: settings), counters: counters,
+            logger: logger)
     }
 
     /// Waits until the exporter has sent (or failed to send) a batch that started after this call, for at most
     /// `limit`: for a process that may be frozen once it answers (a Lambda invocation), bootstrapped with a short
-    /// schedule delay. (swift-otel's `forceFlush` is not used: it sends the queue without emptying it, so every
-    /// span would go twice.) Returns whether a batch went.
+    /// schedule delay. Returns whether a batch went.
     @discardableResult
     public func waitForExport(within limit: Duration) async -> Bool {
         let deadline = ContinuousClock.now + limit
         let before = counters.snapshot
+        tracer.forceFlush()
         while ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(2))
             let now = counters.snapshot
@@ -79,75 +81,143 @@ public final class TraceExport: Sendable {
     }
 }
 
-/// The exporter's outcomes, counted from its diagnostic log events (swift-otel reports them only there).
+/// Batches sent and failed; a failure streak is one warning, and its end one info line.
 final class TraceExportCounters: Sendable {
     private let state = NIOLockedValueBox((statistics: TraceExport.Statistics(), failing: false))
 
     var snapshot: TraceExport.Statistics { state.withLockedValue { $0.statistics } }
 
-    /// Counts one diagnostic event; returns whether it starts a failure streak (worth one warning).
-    func record(message: String, metadata: Logger.Metadata) -> (firstFailure: Bool, recovered: Bool) {
+    /// Counts one batch; returns whether it starts a failure streak, or ends one.
+    func record(success: Bool) -> (firstFailure: Bool, recovered: Bool) {
         state.withLockedValue { state in
-            switch message {
-            case "Exported batch.":
+            defer { state.failing = !success }
+            if success {
                 state.statistics.exportedBatches += 1
-                defer { state.failing = false }
                 return (false, state.failing)
-            case "Failed to export batch.":
-                state.statistics.failedBatches += 1
-                defer { state.failing = true }
-                return (!state.failing, false)
-            case "Spans were dropped this iteration because queue was full":
-                if case .string(let count)? = metadata["dropped_count"], let dropped = Int(count) {
-                    state.statistics.droppedSpans += dropped
-                } else if case .stringConvertible(let count)? = metadata["dropped_count"], let dropped = Int("\(count)") {
-                    state.statistics.droppedSpans += dropped
-                }
-                return (false, false)
-            default:
-                return (false, false)
             }
+            state.statistics.failedBatches += 1
+            return (!state.failing, false)
         }
     }
 }
 
-/// swift-otel's diagnostic logger: counts its batch outcomes, and passes on warnings to the process's log, the first
-/// failure of a streak as a warning and the rest at debug level (a collector that is down would fill the log).
-struct ExporterDiagnostics: LogHandler {
-    let label: String
+/// The service that empties the queue: it looks every few milliseconds (at most the schedule delay) and sends a
+/// batch when a full one waits, the delay has passed, or a flush was asked for.
+struct SpanBatcher: Service {
+    let queue: SpanQueue
+    let settings: TraceSettings
+    let scheduleDelay: Duration
+    let encoder: OTLPEncoder
     let counters: TraceExportCounters
-    let forwardTo: Logger
-    var metadata: Logger.Metadata = [:]
-    /// Always debug, whatever `OTEL_LOG_LEVEL` asks of swift-otel's logger: the batch outcomes (debug events) are what
-    /// the counters and ``TraceExport/waitForExport(within:)`` count; what reaches the process's log is filtered below.
-    var logLevel: Logger.Level {
-        get { .debug }
-        set {}
-    }
+    let logger: Logger
 
-    init(label: String, counters: TraceExportCounters, forwardTo: Logger) {
-        self.label = label
-        self.counters = counters
-        self.forwardTo = forwardTo
-    }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        let outcome = counters.record(message: event.message.description, metadata: merged)
-        var level = event.level
-        if event.message.description == "Failed to export batch." && !outcome.firstFailure { level = .debug }
-        guard level >= .warning || outcome.recovered else { return }
-        var shown: Logger.Metadata = [:]
-        for key in ["error", "dropped_count", "queue_size", "batch_size"] { shown[key] = merged[key] }
-        if outcome.recovered {
-            forwardTo.info("Trace export works again")
-        } else {
-            forwardTo.log(level: level, "\(event.message)", metadata: shown, source: "OTel")
+    func run() async throws {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: settings.requestTimeout.timeAmount, read: settings.requestTimeout.timeAmount)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.redirectConfiguration = .disallow
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration, backgroundActivityLogger: logger)
+        let sender = OTLPSender(client: client, settings: settings, contentType: encoder.contentType)
+        let stopping = NIOLockedValueBox(false)
+        await withGracefulShutdownHandler {
+            let look = min(scheduleDelay, .milliseconds(25))
+            var due = ContinuousClock.now + scheduleDelay
+            while !stopping.withLockedValue({ $0 }) && !Task.isCancelled {
+                try? await Task.sleep(for: look)
+                var scheduled = ContinuousClock.now >= due || queue.takeFlushRequest()
+                if scheduled { due = ContinuousClock.now + scheduleDelay }
+                while queue.count >= settings.maxExportBatchSize || (scheduled && queue.count > 0) {
+                    await send(queue.take(upTo: settings.maxExportBatchSize), with: sender, deadline: .now + settings.exportTimeout)
+                    scheduled = false
+                }
+            }
+        } onGracefulShutdown: {
+            stopping.withLockedValue { $0 = true }
         }
+        // What is left leaves now, all of it within one export timeout.
+        let deadline = ContinuousClock.now + settings.exportTimeout
+        while queue.count > 0 && ContinuousClock.now < deadline {
+            await send(queue.take(upTo: settings.maxExportBatchSize), with: sender, deadline: deadline)
+        }
+        try? await client.shutdown()
+    }
+
+    private func send(_ batch: [FinishedSpan], with sender: OTLPSender, deadline: ContinuousClock.Instant) async {
+        guard !batch.isEmpty else { return }
+        let result = await sender.send(encoder.encode(batch), deadline: deadline)
+        let outcome = counters.record(success: result == nil)
+        if let failure = result, outcome.firstFailure {
+            logger.warning(
+                "Failed to export batch of spans; further failures are logged at debug level until one succeeds",
+                metadata: ["error": "\(failure)", "batch_size": "\(batch.count)", "endpoint": "\(settings.tracesURL)"])
+        } else if let failure = result {
+            logger.debug("Failed to export batch of spans", metadata: ["error": "\(failure)", "batch_size": "\(batch.count)"])
+        } else if outcome.recovered {
+            logger.info("Trace export works again")
+        }
+    }
+}
+
+/// One batch's POST to the collector, retried with backoff on the statuses OTLP calls transient (429, 502, 503,
+/// 504) until the batch's deadline.
+struct OTLPSender: Sendable {
+    let client: HTTPClient
+    let settings: TraceSettings
+    let contentType: String
+
+    /// Nil when the collector took the batch; otherwise why not.
+    func send(_ body: [UInt8], deadline: ContinuousClock.Instant) async -> ExportFailure? {
+        var attempt = 0
+        while true {
+            let remaining = deadline - .now
+            guard remaining > .zero else { return .timedOut }
+            var request = HTTPClientRequest(url: settings.tracesURL)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: contentType)
+            request.headers.add(name: "User-Agent", value: "cruddur-otlp")
+            for header in settings.headers { request.headers.add(name: header.name, value: header.value) }
+            request.body = .bytes(ByteBuffer(bytes: body))
+            let failure: ExportFailure
+            var retryAfter: Duration?
+            do {
+                let response = try await client.execute(request, timeout: min(remaining, settings.requestTimeout).timeAmount)
+                _ = try? await response.body.collect(upTo: 1 << 16)
+                if (200..<300).contains(response.status.code) { return nil }
+                failure = .status(Int(response.status.code))
+                guard [429, 502, 503, 504].contains(response.status.code) else { return failure }
+                retryAfter = response.headers.first(name: "Retry-After").flatMap { Int($0) }.map { .seconds(min($0, 60)) }
+            } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+                return .timedOut
+            } catch {
+                return .unreachable("\(type(of: error))")
+            }
+            // Exponential backoff with jitter: 100 ms, 200 ms, … at most 5 s, or what Retry-After asks.
+            let backoff = retryAfter ?? .milliseconds(Int.random(in: 50...100) << min(attempt, 6))
+            attempt += 1
+            guard ContinuousClock.now + backoff < deadline else { return failure }
+            try? await Task.sleep(for: backoff)
+        }
+    }
+}
+
+/// Why a batch did not reach the collector.
+enum ExportFailure: Error, Equatable, CustomStringConvertible {
+    case status(Int)
+    case timedOut
+    case unreachable(String)
+
+    var description: String {
+        switch self {
+        case .status(let code): "the collector answered HTTP \(code)"
+        case .timedOut: "the collector did not answer within the export timeout"
+        case .unreachable(let kind): "the collector could not be reached (\(kind))"
+        }
+    }
+}
+
+extension Duration {
+    var timeAmount: TimeAmount {
+        let (seconds, attoseconds) = components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }

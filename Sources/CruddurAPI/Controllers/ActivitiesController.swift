@@ -1,5 +1,6 @@
 import CruddurDatabase
 import CruddurDomain
+import CruddurTracing
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -24,8 +25,8 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
     var feedCache: FeedCache? = nil
     /// Counts cache lookups, invalidations and rate-limited posts, when metrics are on.
     var metrics: ServerMetrics? = nil
-    /// Whether the cache's decisions are spans (only when traces are exported).
-    var traced = false
+    /// Makes the cache's decisions spans (only when traces are exported).
+    var tracer: OTLPTracer? = nil
 
     func addRoutes(to group: RouterGroup<Context>) {
         group.get("home", use: home)
@@ -50,7 +51,7 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
         }
         let arrived = ContinuousClock.now
         let cached = feedCache.page(limit: feedRequest.limit, now: Timestamp.now(), instant: arrived)
-        if traced { Self.traceCacheDecision(hit: cached != nil, limit: feedRequest.limit) }
+        if let tracer { Self.traceCacheDecision(hit: cached != nil, limit: feedRequest.limit, tracer: tracer) }
         if let cached {
             metrics?.feedCacheLookup(hit: true)
             return Self.feedResponse(body: cached.body, link: cached.link)
@@ -65,10 +66,12 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
     }
 
     /// The cache's decision as a span of its own under the request's: `cruddur.feed_cache.hit`.
-    static func traceCacheDecision(hit: Bool, limit: Int) {
-        let span = InstrumentationSystem.tracer.startSpan("feed cache", ofKind: .internal)
-        span.attributes["cruddur.feed_cache.hit"] = hit
-        span.attributes["cruddur.feed_cache.limit"] = limit
+    static func traceCacheDecision(hit: Bool, limit: Int, tracer: OTLPTracer) {
+        let span = tracer.startSpan("feed cache", ofKind: .internal)
+        span.updateAttributes { attributes in
+            attributes["cruddur.feed_cache.hit"] = hit
+            attributes["cruddur.feed_cache.limit"] = limit
+        }
         span.end()
     }
 

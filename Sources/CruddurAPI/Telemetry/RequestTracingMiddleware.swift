@@ -8,21 +8,26 @@ import Tracing
 /// (`GET /api/activities/home`, never the raw URL with its cursor), with the stable HTTP semantic-convention attributes,
 /// continuing the caller's W3C `traceparent`/`tracestate`. Its trace id joins the request's log metadata.
 struct RequestTracingMiddleware<Context: RequestContext>: RouterMiddleware {
+    let tracer: OTLPTracer
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var parent = ServiceContext.current ?? .topLevel
-        InstrumentationSystem.instrument.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())
-        let method = request.method.rawValue
-        let span = InstrumentationSystem.tracer.startSpan(method, context: parent, ofKind: .server)
-        span.attributes["http.request.method"] = method
-        span.attributes["url.scheme"] = "http"
-        span.attributes["url.path"] = request.uri.path
-        span.attributes["network.protocol.version"] = "1.1"
-        var context = context
-        if let identity = SpanIdentity(span.context) {
-            context.logger[metadataKey: LogLine.traceIDKey] = .string(identity.traceID)
+        if request.headers[.traceparent] != nil {
+            tracer.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())
         }
-        if case .string(let requestID)? = context.logger[metadataKey: LogLine.requestIDKey] {
-            span.attributes["cruddur.request_id"] = requestID
+        let method = request.method.rawValue
+        let span = tracer.startSpan(method, context: parent, ofKind: .server)
+        var context = context
+        context.logger[metadataKey: LogLine.traceIDKey] = .string(span.identity.traceID.description)
+        if span.isRecording {
+            let requestID = context.logger[metadataKey: LogLine.requestIDKey]
+            span.updateAttributes { attributes in
+                attributes["http.request.method"] = method
+                attributes["url.scheme"] = "http"
+                attributes["url.path"] = request.uri.path
+                attributes["network.protocol.version"] = "1.1"
+                if case .string(let requestID)? = requestID { attributes["cruddur.request_id"] = requestID }
+            }
         }
         let response: Response
         do {
@@ -41,14 +46,15 @@ struct RequestTracingMiddleware<Context: RequestContext>: RouterMiddleware {
         return response
     }
 
-    private func finish(_ span: any Span, method: String, route: String, status: Int) {
+    private func finish(_ span: TracedSpan, method: String, route: String, status: Int) {
+        guard span.isRecording else { return }
         span.operationName = "\(method) \(route)"
-        span.attributes["http.route"] = route
-        span.attributes["http.response.status_code"] = status
-        if status >= 500 {
-            span.attributes["error.type"] = "\(status)"
-            span.setStatus(SpanStatus(code: .error))
+        span.updateAttributes { attributes in
+            attributes["http.route"] = route
+            attributes["http.response.status_code"] = status
+            if status >= 500 { attributes["error.type"] = "\(status)" }
         }
+        if status >= 500 { span.setStatus(SpanStatus(code: .error)) }
     }
 }
 

@@ -30,8 +30,8 @@ public final class DatabasePool: Service, Sendable {
     private let state: NIOLockedValueBox<State>
     /// Told of every call: its operation name, how long it took (waiting included) and whether it succeeded.
     private let observer: (@Sendable (_ operation: String, _ duration: Duration, _ succeeded: Bool) -> Void)?
-    /// Whether each call is a client span of the process's tracer (only when traces are exported: no cost otherwise).
-    private let traced: Bool
+    /// The process's tracer, when each call is a client span of it (only when traces are exported: no cost otherwise).
+    private let tracer: (any Tracer)?
 
     static let initialBackoff: Duration = .milliseconds(20)
     static let maximumBackoff: Duration = .milliseconds(500)
@@ -50,7 +50,7 @@ public final class DatabasePool: Service, Sendable {
         self.logger = logger
         self.state = NIOLockedValueBox(State())
         self.observer = observer
-        self.traced = traced
+        tracer = traced ? InstrumentationSystem.tracer : nil
     }
 
     /// Runs `body` with a connection of the pool, within `deadline` (the pool's by default) for waiting and running
@@ -63,19 +63,25 @@ public final class DatabasePool: Service, Sendable {
         deadline: Duration? = nil,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        guard traced else { return try await observed(operation: operation, deadline: deadline, body) }
+        guard let tracer else { return try await observed(operation: operation, deadline: deadline, body) }
         // A span per call: what it did, never with what (no parameter values, no SQL text with data).
-        let span = InstrumentationSystem.tracer.startSpan(statement ?? operation, ofKind: .client)
-        span.attributes["db.system.name"] = "postgresql"
-        span.attributes["db.operation.name"] = operation
-        if let statement { span.attributes["db.query.summary"] = statement }
-        span.attributes["db.namespace"] = settings.database
-        switch settings.endpoint {
-        case .tcp(let host, let port):
-            span.attributes["server.address"] = host
-            span.attributes["server.port"] = port
-        case .unixSocket(_, let port):
-            span.attributes["server.port"] = port
+        let span = tracer.startSpan(statement ?? operation, ofKind: .client)
+        if span.isRecording {
+            let database = settings.database
+            let endpoint = settings.endpoint
+            span.updateAttributes { attributes in
+                attributes["db.system.name"] = "postgresql"
+                attributes["db.operation.name"] = operation
+                if let statement { attributes["db.query.summary"] = statement }
+                attributes["db.namespace"] = database
+                switch endpoint {
+                case .tcp(let host, let port):
+                    attributes["server.address"] = host
+                    attributes["server.port"] = port
+                case .unixSocket(_, let port):
+                    attributes["server.port"] = port
+                }
+            }
         }
         defer { span.end() }
         do {
@@ -83,8 +89,10 @@ public final class DatabasePool: Service, Sendable {
                 try await observed(operation: operation, deadline: deadline, body)
             }
         } catch {
-            span.attributes["error.type"] = (error as? DatabaseError)?.errorType ?? "\(type(of: error))"
-            if let sqlState = (error as? DatabaseError)?.sqlState { span.attributes["db.response.status_code"] = sqlState }
+            span.updateAttributes { attributes in
+                attributes["error.type"] = (error as? DatabaseError)?.errorType ?? "\(type(of: error))"
+                if let sqlState = (error as? DatabaseError)?.sqlState { attributes["db.response.status_code"] = sqlState }
+            }
             span.setStatus(SpanStatus(code: .error))
             throw error
         }

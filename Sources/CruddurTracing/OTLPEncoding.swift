@@ -1,0 +1,436 @@
+import Tracing
+
+/// An `ExportTraceServiceRequest` (OTLP 1.x, `opentelemetry/proto/collector/trace/v1`), in the binary protobuf
+/// encoding or OTLP/JSON: one resource (the process), one instrumentation scope, the batch's spans.
+struct OTLPEncoder: Sendable {
+    let encoding: TraceSettings.Encoding
+    /// The resource's attributes: `service.name`, the SDK's, and `OTEL_RESOURCE_ATTRIBUTES`.
+    let resource: [(key: String, value: String)]
+
+    /// Attributes kept per span, event and link (OpenTelemetry's default limit); the rest are counted as dropped.
+    static let attributeLimit = 128
+    static let scopeName = "cruddur"
+
+    init(settings: TraceSettings) {
+        encoding = settings.encoding
+        var resource = settings.resourceAttributes
+        resource["service.name"] = settings.serviceName
+        resource["telemetry.sdk.language"] = "swift"
+        resource["telemetry.sdk.name"] = "cruddur"
+        self.resource = resource.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
+    }
+
+    var contentType: String { encoding == .json ? "application/json" : "application/x-protobuf" }
+
+    func encode(_ spans: [FinishedSpan]) -> [UInt8] {
+        switch encoding {
+        case .protobuf: protobuf(spans)
+        case .json: json(spans)
+        }
+    }
+
+    // MARK: protobuf
+
+    private func protobuf(_ spans: [FinishedSpan]) -> [UInt8] {
+        var writer = ProtobufWriter()
+        writer.bytes.reserveCapacity(256 + spans.count * 320)
+        writer.message(1) { resourceSpans in // ExportTraceServiceRequest.resource_spans
+            resourceSpans.message(1) { resource in // ResourceSpans.resource
+                for (key, value) in self.resource {
+                    resource.message(1) { $0.keyValue(key, .string(value)) }
+                }
+            }
+            resourceSpans.message(2) { scopeSpans in // ResourceSpans.scope_spans
+                scopeSpans.message(1) { $0.string(1, Self.scopeName) } // ScopeSpans.scope: name
+                for span in spans {
+                    scopeSpans.message(2) { $0.span(span) } // ScopeSpans.spans
+                }
+            }
+        }
+        return writer.bytes
+    }
+
+    // MARK: JSON
+
+    private func json(_ spans: [FinishedSpan]) -> [UInt8] {
+        var writer = JSONWriter()
+        writer.bytes.reserveCapacity(512 + spans.count * 700)
+        writer.raw(#"{"resourceSpans":[{"resource":{"attributes":["#)
+        for (index, (key, value)) in resource.enumerated() {
+            if index > 0 { writer.raw(",") }
+            writer.keyValue(key, .string(value))
+        }
+        writer.raw(#"]},"scopeSpans":[{"scope":{"name":"#)
+        writer.string(Self.scopeName)
+        writer.raw(#"},"spans":["#)
+        for (index, span) in spans.enumerated() {
+            if index > 0 { writer.raw(",") }
+            writer.span(span)
+        }
+        writer.raw("]}]}]}")
+        return writer.bytes
+    }
+}
+
+extension SpanKind {
+    /// OTLP's `Span.SpanKind`.
+    var otlpValue: UInt64 {
+        switch self {
+        case .internal: 1
+        case .server: 2
+        case .client: 3
+        case .producer: 4
+        case .consumer: 5
+        }
+    }
+}
+
+extension SpanStatus.Code {
+    /// OTLP's `Status.StatusCode`.
+    var otlpValue: UInt64 {
+        switch self {
+        case .ok: 1
+        case .error: 2
+        }
+    }
+}
+
+/// The attribute values OTLP's `AnyValue` carries; unknown kinds are skipped.
+private enum AttributeValue {
+    case string(String)
+    case bool(Bool)
+    case int(Int64)
+    case double(Double)
+    case array([AttributeValue])
+
+    init?(_ attribute: SpanAttribute) {
+        switch attribute {
+        case .int32(let value): self = .int(Int64(value))
+        case .int64(let value): self = .int(value)
+        case .double(let value): self = .double(value)
+        case .bool(let value): self = .bool(value)
+        case .string(let value): self = .string(value)
+        case .stringConvertible(let value): self = .string(value.description)
+        case .int32Array(let values): self = .array(values.map { .int(Int64($0)) })
+        case .int64Array(let values): self = .array(values.map { .int($0) })
+        case .doubleArray(let values): self = .array(values.map { .double($0) })
+        case .boolArray(let values): self = .array(values.map { .bool($0) })
+        case .stringArray(let values): self = .array(values.map { .string($0) })
+        case .stringConvertibleArray(let values): self = .array(values.map { .string($0.description) })
+        default: return nil
+        }
+    }
+}
+
+/// The attributes that fit the limit, and how many did not.
+private func limited(_ attributes: SpanAttributes) -> (kept: [(String, AttributeValue)], dropped: Int) {
+    var kept: [(String, AttributeValue)] = []
+    var dropped = 0
+    // SpanAttributes offers forEach, not a Sequence.
+    // swift-format-ignore: ReplaceForEachWithForLoop
+    attributes.forEach { key, attribute in
+        guard kept.count < OTLPEncoder.attributeLimit, let value = AttributeValue(attribute) else {
+            dropped += 1
+            return
+        }
+        kept.append((key, value))
+    }
+    return (kept, dropped)
+}
+
+/// Protocol Buffers' binary encoding, field by field. A nested message's length is patched in after it is written.
+private struct ProtobufWriter {
+    var bytes: [UInt8] = []
+
+    private enum WireType: UInt64 {
+        case varint = 0
+        case fixed64 = 1
+        case lengthDelimited = 2
+        case fixed32 = 5
+    }
+
+    private mutating func tag(_ field: UInt64, _ type: WireType) {
+        varint(field << 3 | type.rawValue)
+    }
+
+    private mutating func varint(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+
+    mutating func uint(_ field: UInt64, _ value: UInt64) {
+        guard value != 0 else { return }
+        tag(field, .varint)
+        varint(value)
+    }
+
+    mutating func fixed64(_ field: UInt64, _ value: UInt64) {
+        tag(field, .fixed64)
+        for shift in stride(from: UInt64(0), to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> shift)) }
+    }
+
+    mutating func fixed32(_ field: UInt64, _ value: UInt32) {
+        tag(field, .fixed32)
+        for shift in stride(from: UInt32(0), to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> shift)) }
+    }
+
+    mutating func data(_ field: UInt64, _ data: [UInt8]) {
+        tag(field, .lengthDelimited)
+        varint(UInt64(data.count))
+        bytes.append(contentsOf: data)
+    }
+
+    mutating func string(_ field: UInt64, _ text: String) {
+        tag(field, .lengthDelimited)
+        varint(UInt64(text.utf8.count))
+        bytes.append(contentsOf: text.utf8)
+    }
+
+    mutating func message(_ field: UInt64, _ body: (inout ProtobufWriter) -> Void) {
+        tag(field, .lengthDelimited)
+        let lengthAt = bytes.count
+        bytes.append(0)
+        body(&self)
+        let length = bytes.count - lengthAt - 1
+        if length < 0x80 {
+            bytes[lengthAt] = UInt8(length)
+        } else {
+            var prefix: [UInt8] = []
+            var value = UInt64(length)
+            while value >= 0x80 {
+                prefix.append(UInt8(truncatingIfNeeded: value) | 0x80)
+                value >>= 7
+            }
+            prefix.append(UInt8(value))
+            bytes.replaceSubrange(lengthAt..<lengthAt + 1, with: prefix)
+        }
+    }
+
+    /// `AnyValue`.
+    private mutating func value(_ value: AttributeValue) {
+        switch value {
+        case .string(let text): string(1, text)
+        case .bool(let flag):
+            tag(2, .varint)
+            varint(flag ? 1 : 0)
+        case .int(let number):
+            tag(3, .varint)
+            varint(UInt64(bitPattern: number))
+        case .double(let number): fixed64(4, number.bitPattern)
+        case .array(let values):
+            message(5) { array in
+                for element in values { array.message(1) { $0.value(element) } }
+            }
+        }
+    }
+
+    /// `KeyValue`.
+    fileprivate mutating func keyValue(_ key: String, _ value: AttributeValue) {
+        string(1, key)
+        message(2) { $0.value(value) }
+    }
+
+    /// Repeated `KeyValue` at `field`, and the dropped count at `droppedField`.
+    private mutating func attributes(_ field: UInt64, _ attributes: SpanAttributes, droppedField: UInt64) {
+        let (kept, dropped) = limited(attributes)
+        for (key, value) in kept { message(field) { $0.keyValue(key, value) } }
+        uint(droppedField, UInt64(dropped))
+    }
+
+    /// `Span`.
+    mutating func span(_ span: FinishedSpan) {
+        data(1, span.identity.traceID.bytes)
+        data(2, span.identity.spanID.bytes)
+        if let state = span.identity.traceState { string(3, state) }
+        if let parent = span.parentSpanID { data(4, parent.bytes) }
+        string(5, span.name)
+        uint(6, span.kind.otlpValue)
+        fixed64(7, span.startNanoseconds)
+        fixed64(8, span.endNanoseconds)
+        attributes(9, span.attributes, droppedField: 10)
+        for event in span.events {
+            message(11) { eventWriter in
+                eventWriter.fixed64(1, event.nanosecondsSinceEpoch)
+                eventWriter.string(2, event.name)
+                eventWriter.attributes(3, event.attributes, droppedField: 4)
+            }
+        }
+        for link in span.links {
+            guard let identity = SpanIdentity(link.context) else { continue }
+            message(13) { linkWriter in
+                linkWriter.data(1, identity.traceID.bytes)
+                linkWriter.data(2, identity.spanID.bytes)
+                if let state = identity.traceState { linkWriter.string(3, state) }
+                linkWriter.attributes(4, link.attributes, droppedField: 5)
+                linkWriter.fixed32(6, identity.sampled ? 1 : 0)
+            }
+        }
+        if let status = span.status {
+            message(15) { statusWriter in
+                if status.code == .error, let message = status.message { statusWriter.string(2, message) }
+                statusWriter.uint(3, status.code.otlpValue)
+            }
+        }
+        fixed32(16, span.identity.sampled ? 1 : 0)
+    }
+}
+
+/// OTLP/JSON: protobuf's JSON mapping with OTLP's exceptions (ids in hexadecimal, enums as numbers).
+private struct JSONWriter {
+    var bytes: [UInt8] = []
+
+    mutating func raw(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func string(_ text: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): raw(#"\""#)
+            case UInt8(ascii: "\\"): raw(#"\\"#)
+            case 0x0A: raw(#"\n"#)
+            case 0x0D: raw(#"\r"#)
+            case 0x09: raw(#"\t"#)
+            case 0..<0x20:
+                raw(#"\u00"#)
+                bytes.append(Array("0123456789abcdef".utf8)[Int(byte >> 4)])
+                bytes.append(Array("0123456789abcdef".utf8)[Int(byte & 0xF)])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// A 64-bit integer, as a string (protobuf's JSON mapping of int64 and fixed64).
+    private mutating func integer(_ value: some BinaryInteger) {
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: String(value).utf8)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func value(_ value: AttributeValue) {
+        switch value {
+        case .string(let text):
+            raw(#"{"stringValue":"#)
+            string(text)
+        case .bool(let flag):
+            raw(#"{"boolValue":"#)
+            flag ? raw("true") : raw("false")
+        case .int(let number):
+            raw(#"{"intValue":"#)
+            integer(number)
+        case .double(let number):
+            raw(#"{"doubleValue":"#)
+            if number.isNaN {
+                raw(#""NaN""#)
+            } else if number.isInfinite {
+                number < 0 ? raw(#""-Infinity""#) : raw(#""Infinity""#)
+            } else {
+                bytes.append(contentsOf: "\(number)".utf8)
+            }
+        case .array(let values):
+            raw(#"{"arrayValue":{"values":["#)
+            for (index, element) in values.enumerated() {
+                if index > 0 { raw(",") }
+                self.value(element)
+            }
+            raw("]}")
+        }
+        raw("}")
+    }
+
+    fileprivate mutating func keyValue(_ key: String, _ value: AttributeValue) {
+        raw(#"{"key":"#)
+        string(key)
+        raw(#","value":"#)
+        self.value(value)
+        raw("}")
+    }
+
+    private mutating func attributes(_ attributes: SpanAttributes) {
+        let (kept, dropped) = limited(attributes)
+        raw(#""attributes":["#)
+        for (index, (key, value)) in kept.enumerated() {
+            if index > 0 { raw(",") }
+            keyValue(key, value)
+        }
+        raw("]")
+        if dropped > 0 {
+            raw(#","droppedAttributesCount":"#)
+            bytes.append(contentsOf: String(dropped).utf8)
+        }
+    }
+
+    mutating func span(_ span: FinishedSpan) {
+        raw(#"{"traceId":""#)
+        bytes.append(contentsOf: span.identity.traceID.description.utf8)
+        raw(#"","spanId":""#)
+        bytes.append(contentsOf: span.identity.spanID.description.utf8)
+        raw(#"""#)
+        if let state = span.identity.traceState {
+            raw(#","traceState":"#)
+            string(state)
+        }
+        if let parent = span.parentSpanID {
+            raw(#","parentSpanId":""#)
+            bytes.append(contentsOf: parent.description.utf8)
+            raw(#"""#)
+        }
+        raw(#","name":"#)
+        string(span.name)
+        raw(#","kind":"#)
+        bytes.append(contentsOf: String(span.kind.otlpValue).utf8)
+        raw(#","startTimeUnixNano":"#)
+        integer(span.startNanoseconds)
+        raw(#","endTimeUnixNano":"#)
+        integer(span.endNanoseconds)
+        raw(",")
+        attributes(span.attributes)
+        if !span.events.isEmpty {
+            raw(#","events":["#)
+            for (index, event) in span.events.enumerated() {
+                if index > 0 { raw(",") }
+                raw(#"{"timeUnixNano":"#)
+                integer(event.nanosecondsSinceEpoch)
+                raw(#","name":"#)
+                string(event.name)
+                raw(",")
+                attributes(event.attributes)
+                raw("}")
+            }
+            raw("]")
+        }
+        let links = span.links.compactMap { link in SpanIdentity(link.context).map { (identity: $0, attributes: link.attributes) } }
+        if !links.isEmpty {
+            raw(#","links":["#)
+            for (index, link) in links.enumerated() {
+                if index > 0 { raw(",") }
+                raw(#"{"traceId":""#)
+                bytes.append(contentsOf: link.identity.traceID.description.utf8)
+                raw(#"","spanId":""#)
+                bytes.append(contentsOf: link.identity.spanID.description.utf8)
+                raw(#"","#)
+                attributes(link.attributes)
+                raw("}")
+            }
+            raw("]")
+        }
+        if let status = span.status {
+            raw(#","status":{"code":"#)
+            bytes.append(contentsOf: String(status.code.otlpValue).utf8)
+            if status.code == .error, let message = status.message {
+                raw(#","message":"#)
+                string(message)
+            }
+            raw("}")
+        }
+        raw(#","flags":"#)
+        bytes.append(span.identity.sampled ? UInt8(ascii: "1") : UInt8(ascii: "0"))
+        raw("}")
+    }
+}
