@@ -103,7 +103,7 @@ final class TraceExportCounters: Sendable {
 
 /// The service that empties the queue: it looks every few milliseconds (at most the schedule delay) and sends a
 /// batch when a full one waits, the delay has passed, or a flush was asked for.
-struct SpanBatcher: Service {
+struct SpanBatcher: Service, CustomStringConvertible {
     let queue: SpanQueue
     let settings: TraceSettings
     let scheduleDelay: Duration
@@ -111,11 +111,16 @@ struct SpanBatcher: Service {
     let counters: TraceExportCounters
     let logger: Logger
 
+    /// What ServiceLifecycle's log lines call it (never the settings: a header may hold a key).
+    var description: String { "TraceExport" }
+
     func run() async throws {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: settings.requestTimeout.timeAmount, read: settings.requestTimeout.timeAmount)
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.redirectConfiguration = .disallow
+        // The exporter's own requests are not traced: each would be a span to export, and so on for ever.
+        configuration.tracing.tracer = nil
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration, backgroundActivityLogger: logger)
         let sender = OTLPSender(client: client, settings: settings, contentType: encoder.contentType)
         let stopping = NIOLockedValueBox(false)
@@ -135,11 +140,14 @@ struct SpanBatcher: Service {
             stopping.withLockedValue { $0 = true }
         }
         // What is left leaves now, all of it within one export timeout.
+        logger.debug("Sending the spans left", metadata: ["count": "\(queue.count)"])
         let deadline = ContinuousClock.now + settings.exportTimeout
         while queue.count > 0 && ContinuousClock.now < deadline {
             await send(queue.take(upTo: settings.maxExportBatchSize), with: sender, deadline: deadline)
         }
+        logger.debug("Closing the trace exporter's connections")
         try? await client.shutdown()
+        logger.debug("Trace export stopped")
     }
 
     private func send(_ batch: [FinishedSpan], with sender: OTLPSender, deadline: ContinuousClock.Instant) async {

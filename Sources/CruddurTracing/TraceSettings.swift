@@ -31,9 +31,13 @@ public struct TraceSettings: Sendable, Equatable {
     /// The names (never the values) of the exporter's headers: what may be said in a log line.
     public var headerNames: [String] { headers.map(\.name) }
 
-    struct Header: Sendable, Equatable {
+    struct Header: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
         let name: String
         let value: String
+
+        /// The name only: the value may be a secret.
+        var description: String { "\(name)=<redacted>" }
+        var debugDescription: String { description }
     }
 
     public enum Encoding: String, Sendable, Equatable {
@@ -217,6 +221,11 @@ public struct TraceSettings: Sendable, Equatable {
 public struct TraceSampler: Sendable, Equatable {
     public var followsParent: Bool
     public var ratio: Double
+
+    public init(followsParent: Bool, ratio: Double) {
+        self.followsParent = followsParent
+        self.ratio = ratio
+    }
 
     func samples(traceID: TraceID, parent: SpanIdentity?) -> Bool {
         if followsParent, let parent { return parent.sampled }

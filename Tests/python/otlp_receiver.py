@@ -1,14 +1,16 @@
 """A minimal OTLP/HTTP trace receiver for tests and benchmarks.
 
-  otlp_receiver.py serve --port-file PATH --out PATH [--mode ok|hang|fail|sink]
+  otlp_receiver.py serve --port-file PATH --out PATH [--mode ok|hang|fail|flaky|sink]
       Listens on 127.0.0.1 (a free port, written atomically to --port-file once listening) and
       accepts POST /v1/traces as application/x-protobuf or application/json (optionally gzip).
       Appends JSON lines to --out: one {"type":"request",...} per export, then one
       {"type":"span",...} per span it carried. Runs until SIGTERM/SIGINT, then exits 0.
       --mode hang: reads each export and never answers; --mode fail: answers 503 to each export;
+      --mode flaky: answers every other export 503 with Retry-After: 0 (a transient refusal, to be retried);
       --mode sink: accepts each export unread (scripts/bench: a collector that costs this machine little),
       writing one line per request with its size.
-      In both, only the request line is logged (the spans were not accepted).
+      In hang, fail and sink, and for a refused flaky export, only the request line is logged (the spans were
+      not accepted).
   otlp_receiver.py tree PATH
       Prints the spans of such a file as one indented tree per trace.
 
@@ -103,6 +105,7 @@ def span_records(request):
                     "trace_id": span.trace_id.hex(),
                     "span_id": span.span_id.hex(),
                     "parent_span_id": span.parent_span_id.hex() or None,
+                    "trace_state": span.trace_state or None,
                     "name": span.name,
                     "kind": enum_name(Span.SpanKind, span.kind, "SPAN_KIND_"),
                     "start_unix_nano": span.start_time_unix_nano,
@@ -130,6 +133,7 @@ class Receiver(ThreadingHTTPServer):
         self.out = open(out_path, "a", encoding="utf-8")
         self.out_lock = threading.Lock()
         self.stopping = threading.Event()
+        self.posts = 0
 
     def log_lines(self, records):
         with self.out_lock:
@@ -190,6 +194,17 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.mode == "fail":
             self.server.log_lines([request_line])
             return self.reply(503, body=b"unavailable (--mode fail)\n")
+        if self.server.mode == "flaky":
+            with self.server.out_lock:
+                self.server.posts += 1
+                refuse = self.server.posts % 2 == 1
+            if refuse:  # every other export is refused as transient, with a short Retry-After
+                self.server.log_lines([{**request_line, "refused": True}])
+                self.send_response(503)
+                self.send_header("Retry-After", "0")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
 
         try:
             if self.headers.get("Content-Encoding", "").lower() == "gzip":
@@ -286,7 +301,7 @@ def main():
     serve_args = commands.add_parser("serve", help="receive OTLP/HTTP trace exports")
     serve_args.add_argument("--port-file", required=True)
     serve_args.add_argument("--out", required=True)
-    serve_args.add_argument("--mode", choices=("ok", "hang", "fail", "sink"), default="ok")
+    serve_args.add_argument("--mode", choices=("ok", "hang", "fail", "flaky", "sink"), default="ok")
     tree_args = commands.add_parser("tree", help="print a JSON-lines span file as trees")
     tree_args.add_argument("path")
     args = parser.parse_args()

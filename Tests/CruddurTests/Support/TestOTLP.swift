@@ -11,6 +11,8 @@ final class OTLPReceiver: Sendable {
         case hang
         /// Answers 503 to every export.
         case fail
+        /// Answers 503 (with `Retry-After: 0`) to every other export.
+        case flaky
     }
 
     /// One decoded span.
@@ -18,6 +20,7 @@ final class OTLPReceiver: Sendable {
         let traceID: String
         let spanID: String
         let parentSpanID: String?
+        let traceState: String?
         let name: String
         let kind: String
         let statusCode: String
@@ -82,7 +85,8 @@ final class OTLPReceiver: Sendable {
                 ((record[key] as? [String: Any]) ?? [:]).compactMapValues { $0 as? String }
             }
             return Span(
-                traceID: traceID, spanID: spanID, parentSpanID: record["parent_span_id"] as? String, name: name,
+                traceID: traceID, spanID: spanID, parentSpanID: record["parent_span_id"] as? String,
+                traceState: record["trace_state"] as? String, name: name,
                 kind: record["kind"] as? String ?? "", statusCode: record["status_code"] as? String ?? "",
                 attributes: strings("attributes_text"), resource: strings("resource"),
                 durationMicroseconds: (record["duration_us"] as? Double) ?? 0

@@ -27,7 +27,10 @@ struct TracingTests {
 
         let first = try await HTTP.request(
             "GET", base + "/api/activities/home?limit=1",
-            headers: [("traceparent", "00-\(Self.callerTrace)-\(Self.callerSpan)-01"), ("X-Request-Id", "trace-test-1")])
+            headers: [
+                ("traceparent", "00-\(Self.callerTrace)-\(Self.callerSpan)-01"), ("tracestate", "congo=t61rcWkgMzE"),
+                ("X-Request-Id", "trace-test-1"),
+            ])
         #expect(first.status == 200)
         let link = try #require(first.headers.first { $0.0.lowercased() == "link" }?.1)
         let next = try #require(nextLink(link))
@@ -50,6 +53,7 @@ struct TracingTests {
         // The caller's trace: its span is the parent; the cache's decision and the query are children.
         let home = try #require(servers.first { $0.traceID == Self.callerTrace }, "\(servers)")
         #expect(home.parentSpanID == Self.callerSpan)
+        #expect(home.traceState == "congo=t61rcWkgMzE")
         #expect(home.name == "GET /api/activities/home")
         #expect(home.attributes["http.request.method"] == "GET")
         #expect(home.attributes["http.route"] == "/api/activities/home")
@@ -64,6 +68,7 @@ struct TracingTests {
         let query = try #require(children.first { $0.name == "cruddur_home_feed_first_page" }, "\(children)")
         #expect(query.kind == "CLIENT")
         #expect(query.traceID == Self.callerTrace)
+        #expect(query.traceState == "congo=t61rcWkgMzE")
         #expect(query.attributes["db.system.name"] == "postgresql")
         #expect(query.attributes["db.operation.name"] == "reading the home feed")
         #expect(query.attributes["db.query.summary"] == "cruddur_home_feed_first_page")
@@ -78,6 +83,9 @@ struct TracingTests {
                 #expect(!value.contains(cursor) && !value.contains(message) && !value.contains("bayko"), "\(span.name): \(key)=\(value)")
             }
         }
+
+        // The exporter's own requests are not traced (each would be another span to export).
+        #expect(!spans.contains { span in span.kind == "CLIENT" && span.attributes.keys.contains { $0.hasPrefix("http.") } })
 
         // Each export carried the configured header and the chosen encoding.
         let requests = receiver.requests()
@@ -144,8 +152,7 @@ struct TracingTests {
             environment: [
                 "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "50", "OTEL_BSP_MAX_QUEUE_SIZE": "64",
                 "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "16", "OTEL_BSP_EXPORT_TIMEOUT": "1000",
-                // swift-otel's own diagnostic level must not hide the batch outcomes from the counters.
-                "OTEL_LOG_LEVEL": "error", "METRICS_PORT": "\(metricsPort)", "ACCESS_LOG": "off",
+                "METRICS_PORT": "\(metricsPort)", "ACCESS_LOG": "off",
             ])
         defer { server.process.signal(SIGTERM) }
 
@@ -179,6 +186,48 @@ struct TracingTests {
         #expect(warnings.count <= 1, "\(warnings)")
     }
 
+    @Test("a collector that refuses a batch as transient (503, Retry-After) gets it again: every span arrives, no batch counts as failed")
+    func transientRefusals() async throws {
+        let receiver = try await OTLPReceiver.start(mode: .flaky)
+        defer { receiver.stop() }
+        let database = try await TestPostgres.shared.makeDatabase(seeded: true)
+        let metricsPort = try freePort()
+        let server = try await LocalServer.start(
+            database: database,
+            environment: [
+                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "50", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "4",
+                "METRICS_PORT": "\(metricsPort)", "ACCESS_LOG": "off",
+            ])
+        defer { server.process.signal(SIGTERM) }
+        for index in 0..<20 {
+            #expect(try await HTTP.request("GET", server.base + "/api/activities/home?limit=\(index + 1)").status == 200)
+        }
+        let spans = await receiver.spans(within: .seconds(30)) { spans in
+            spans.filter { $0.name == "GET /api/activities/home" }.count >= 20
+        }
+        #expect(spans.filter { $0.name == "GET /api/activities/home" }.count == 20)
+        #expect(receiver.requests().contains { $0["refused"] as? Bool == true })
+        let scrape = try await HTTP.request("GET", "http://127.0.0.1:\(metricsPort)/metrics").body
+        #expect(scrape.contains(#"cruddur_trace_export_batches_total{outcome="error"} 0"#), "\(scrape)")
+    }
+
+    @Test("at graceful shutdown the queued spans leave before the process exits, however long the schedule delay")
+    func flushAtShutdown() async throws {
+        let receiver = try await OTLPReceiver.start()
+        defer { receiver.stop() }
+        let database = try await TestPostgres.shared.makeDatabase(seeded: true)
+        let server = try await LocalServer.start(
+            database: database,
+            environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "600000", "ACCESS_LOG": "off"])
+        for _ in 0..<5 {
+            #expect(try await HTTP.request("GET", server.base + "/api/activities/home").status == 200)
+        }
+        #expect(receiver.spans().isEmpty, "nothing leaves before the delay")
+        server.process.signal(SIGTERM)
+        #expect(await server.process.waitForExit(timeout: .seconds(30)) == 0)
+        #expect(receiver.spans().filter { $0.name == "GET /api/activities/home" }.count == 5)
+    }
+
     @Test("the OTEL_* settings: off without an endpoint; the endpoint, encoding and service name; bad values are one clear line")
     func settings() throws {
         #expect(try TraceSettings.fromEnvironment([:], defaultServiceName: "cruddur") == nil)
@@ -199,6 +248,21 @@ struct TracingTests {
         #expect(specific.serviceName == "backend-flask")
         #expect(specific.encoding == .json)
         #expect(specific.headerNames == ["x-honeycomb-team", "x-other"])
+        let tuned = try #require(
+            try TraceSettings.fromEnvironment(
+                base.merging([
+                    "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1", "OTEL_BSP_MAX_QUEUE_SIZE": "100",
+                    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "512", "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=prod,team=a%2Cb",
+                ]) { $1 }, defaultServiceName: "cruddur"))
+        #expect(tuned.sampler == TraceSampler(followsParent: true, ratio: 0.1))
+        #expect(tuned.maxQueueSize == 100 && tuned.maxExportBatchSize == 100, "a batch is at most the queue")
+        #expect(tuned.resourceAttributes == ["deployment.environment": "prod", "team": "a,b"])
+        #expect(on.sampler == TraceSampler(followsParent: true, ratio: 1))
+        #expect(on.scheduleDelay == nil && on.exportTimeout == .seconds(30) && on.requestTimeout == .seconds(10))
+        // Printed whole (as a service description or in a debug dump), the settings never show a header's value.
+        for printed in ["\(specific)", String(reflecting: specific), "\([specific])"] {
+            #expect(!printed.contains("abc") && printed.contains("x-honeycomb-team"), "\(printed)")
+        }
         #expect(try TraceSettings.fromEnvironment(base.merging(["OTEL_SDK_DISABLED": "true"]) { $1 }, defaultServiceName: "c") == nil)
         #expect(try TraceSettings.fromEnvironment(base.merging(["OTEL_TRACES_EXPORTER": "none"]) { $1 }, defaultServiceName: "c") == nil)
 
@@ -215,6 +279,10 @@ struct TracingTests {
             (["OTEL_BSP_MAX_QUEUE_SIZE": "0"], "OTEL_BSP_MAX_QUEUE_SIZE '0' must be a whole number"),
             (["OTEL_SDK_DISABLED": "yes"], "OTEL_SDK_DISABLED 'yes' must be true or false"),
             (["OTEL_TRACES_EXPORTER": "zipkin"], "OTEL_TRACES_EXPORTER 'zipkin' must be otlp or none"),
+            (["OTEL_EXPORTER_OTLP_COMPRESSION": "gzip"], "OTEL_EXPORTER_OTLP_COMPRESSION 'gzip' must be none"),
+            (["OTEL_PROPAGATORS": "tracecontext,b3"], "OTEL_PROPAGATORS 'tracecontext,b3' must be tracecontext"),
+            (["OTEL_RESOURCE_ATTRIBUTES": "deployment.environment"], "OTEL_RESOURCE_ATTRIBUTES 'deployment.environment' must be key=value"),
+            (["OTEL_EXPORTER_OTLP_TIMEOUT": "-1"], "OTEL_EXPORTER_OTLP_TIMEOUT '-1' must be milliseconds"),
         ]
         for (overrides, expected) in refused {
             #expect {
