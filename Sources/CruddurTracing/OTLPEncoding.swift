@@ -95,14 +95,8 @@ extension SpanStatus.Code {
     }
 }
 
-/// The attribute values OTLP's `AnyValue` carries; unknown kinds are skipped.
-private enum AttributeValue {
-    case string(String)
-    case bool(Bool)
-    case int(Int64)
-    case double(Double)
-    case array([AttributeValue])
-
+extension TraceValue {
+    /// A Tracing attribute as OTLP's `AnyValue` carries it; nil for kinds it does not know.
     init?(_ attribute: SpanAttribute) {
         switch attribute {
         case .int32(let value): self = .int(Int64(value))
@@ -122,14 +116,20 @@ private enum AttributeValue {
     }
 }
 
-/// The attributes that fit the limit, and how many did not.
-private func limited(_ attributes: SpanAttributes) -> (kept: [(String, AttributeValue)], dropped: Int) {
-    var kept: [(String, AttributeValue)] = []
-    var dropped = 0
+/// The attributes that fit the limit (those recorded directly first, then the Tracing API's not overridden by
+/// them), and how many did not.
+private func limited(
+    _ recorded: [(key: String, value: TraceValue)], _ attributes: SpanAttributes
+) -> (
+    kept: [(key: String, value: TraceValue)], dropped: Int
+) {
+    var kept = Array(recorded.prefix(OTLPEncoder.attributeLimit))
+    var dropped = recorded.count - kept.count
     // SpanAttributes offers forEach, not a Sequence.
     // swift-format-ignore: ReplaceForEachWithForLoop
     attributes.forEach { key, attribute in
-        guard kept.count < OTLPEncoder.attributeLimit, let value = AttributeValue(attribute) else {
+        guard !recorded.contains(where: { $0.key == key }) else { return }
+        guard kept.count < OTLPEncoder.attributeLimit, let value = TraceValue(attribute) else {
             dropped += 1
             return
         }
@@ -211,7 +211,7 @@ private struct ProtobufWriter {
     }
 
     /// `AnyValue`.
-    private mutating func value(_ value: AttributeValue) {
+    private mutating func value(_ value: TraceValue) {
         switch value {
         case .string(let text): string(1, text)
         case .bool(let flag):
@@ -229,14 +229,16 @@ private struct ProtobufWriter {
     }
 
     /// `KeyValue`.
-    fileprivate mutating func keyValue(_ key: String, _ value: AttributeValue) {
+    fileprivate mutating func keyValue(_ key: String, _ value: TraceValue) {
         string(1, key)
         message(2) { $0.value(value) }
     }
 
     /// Repeated `KeyValue` at `field`, and the dropped count at `droppedField`.
-    private mutating func attributes(_ field: UInt64, _ attributes: SpanAttributes, droppedField: UInt64) {
-        let (kept, dropped) = limited(attributes)
+    private mutating func attributes(
+        _ field: UInt64, _ attributes: SpanAttributes, recorded: [(key: String, value: TraceValue)] = [], droppedField: UInt64
+    ) {
+        let (kept, dropped) = limited(recorded, attributes)
         for (key, value) in kept { message(field) { $0.keyValue(key, value) } }
         uint(droppedField, UInt64(dropped))
     }
@@ -251,7 +253,7 @@ private struct ProtobufWriter {
         uint(6, span.kind.otlpValue)
         fixed64(7, span.startNanoseconds)
         fixed64(8, span.endNanoseconds)
-        attributes(9, span.attributes, droppedField: 10)
+        attributes(9, span.attributes, recorded: span.recorded, droppedField: 10)
         for event in span.events {
             message(11) { eventWriter in
                 eventWriter.fixed64(1, event.nanosecondsSinceEpoch)
@@ -313,7 +315,7 @@ private struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    private mutating func value(_ value: AttributeValue) {
+    private mutating func value(_ value: TraceValue) {
         switch value {
         case .string(let text):
             raw(#"{"stringValue":"#)
@@ -344,7 +346,7 @@ private struct JSONWriter {
         raw("}")
     }
 
-    fileprivate mutating func keyValue(_ key: String, _ value: AttributeValue) {
+    fileprivate mutating func keyValue(_ key: String, _ value: TraceValue) {
         raw(#"{"key":"#)
         string(key)
         raw(#","value":"#)
@@ -352,8 +354,8 @@ private struct JSONWriter {
         raw("}")
     }
 
-    private mutating func attributes(_ attributes: SpanAttributes) {
-        let (kept, dropped) = limited(attributes)
+    private mutating func attributes(_ attributes: SpanAttributes, recorded: [(key: String, value: TraceValue)] = []) {
+        let (kept, dropped) = limited(recorded, attributes)
         raw(#""attributes":["#)
         for (index, (key, value)) in kept.enumerated() {
             if index > 0 { raw(",") }
@@ -390,7 +392,7 @@ private struct JSONWriter {
         raw(#","endTimeUnixNano":"#)
         integer(span.endNanoseconds)
         raw(",")
-        attributes(span.attributes)
+        attributes(span.attributes, recorded: span.recorded)
         if !span.events.isEmpty {
             raw(#","events":["#)
             for (index, event) in span.events.enumerated() {

@@ -29,9 +29,10 @@ public final class OTLPTracer: Tracer, Sendable {
     ) -> TracedSpan {
         var childContext = context()
         let parent = childContext.spanIdentity
-        let traceID = parent?.traceID ?? ids.traceID()
+        let (newTraceID, spanID) = ids.next(newTrace: parent == nil)
+        let traceID = parent?.traceID ?? newTraceID
         let sampled = sampler.samples(traceID: traceID, parent: parent)
-        let identity = SpanIdentity(traceID: traceID, spanID: ids.spanID(), sampled: sampled, traceState: parent?.traceState)
+        let identity = SpanIdentity(traceID: traceID, spanID: spanID, sampled: sampled, traceState: parent?.traceState)
         childContext.spanIdentity = identity
         return TracedSpan(
             operationName, kind: kind, context: childContext, identity: identity, parentSpanID: parent?.spanID,
@@ -73,6 +74,8 @@ public final class TracedSpan: Span, Sendable {
 
     struct State {
         var name: String
+        /// Set with ``TracedSpan/record(_:_:)``: no dictionary, no existential; merged with `attributes` on export.
+        var recorded: [(key: String, value: TraceValue)] = []
         var attributes = SpanAttributes()
         var status: SpanStatus?
         var events: [SpanEvent] = []
@@ -112,6 +115,19 @@ public final class TracedSpan: Span, Sendable {
         recording?.withLockedValue { state in
             guard !state.ended else { return }
             update(&state.attributes)
+        }
+    }
+
+    /// Sets one attribute, the cheap way (an array of plain values, not Tracing's `SpanAttributes`); a no-op when
+    /// not recording. Wins over an attribute of the same name set through ``attributes``.
+    public func record(_ key: String, _ value: TraceValue) {
+        recording?.withLockedValue { state in
+            guard !state.ended else { return }
+            if let index = state.recorded.firstIndex(where: { $0.key == key }) {
+                state.recorded[index].value = value
+            } else {
+                state.recorded.append((key, value))
+            }
         }
     }
 
@@ -158,9 +174,18 @@ public final class TracedSpan: Span, Sendable {
         queue.append(
             FinishedSpan(
                 name: ended.name, kind: kind, identity: identity, parentSpanID: parentSpanID, startNanoseconds: startNanoseconds,
-                endNanoseconds: instant().nanosecondsSinceEpoch, attributes: ended.attributes, status: ended.status, events: ended.events,
-                links: ended.links))
+                endNanoseconds: instant().nanosecondsSinceEpoch, recorded: ended.recorded, attributes: ended.attributes, status: ended.status,
+                events: ended.events, links: ended.links))
     }
+}
+
+/// An attribute's value as OTLP carries it.
+public enum TraceValue: Sendable {
+    case string(String)
+    case bool(Bool)
+    case int(Int64)
+    case double(Double)
+    case array([TraceValue])
 }
 
 /// What the exporter sends of a span.
@@ -171,6 +196,7 @@ struct FinishedSpan: Sendable {
     var parentSpanID: SpanID?
     var startNanoseconds: UInt64
     var endNanoseconds: UInt64
+    var recorded: [(key: String, value: TraceValue)]
     var attributes: SpanAttributes
     var status: SpanStatus?
     var events: [SpanEvent]

@@ -44,33 +44,36 @@ final class IDGenerator: Sendable {
         state = NIOLockedValueBox(seed)
     }
 
-    func traceID() -> TraceID {
-        while true {
-            if let id = TraceID(high: next(), low: next()) { return id }
-        }
-    }
-
-    func spanID() -> SpanID {
-        while true {
-            if let id = SpanID(next()) { return id }
-        }
-    }
-
-    private func next() -> UInt64 {
+    /// A span id, and a trace id when `newTrace` (else a placeholder that is never used), under one lock.
+    func next(newTrace: Bool) -> (TraceID, SpanID) {
         state.withLockedValue { s in
-            let result = rotateLeft(s.1 &* 5, 7) &* 9
-            let t = s.1 << 17
-            s.2 ^= s.0
-            s.3 ^= s.1
-            s.1 ^= s.2
-            s.0 ^= s.3
-            s.2 ^= t
-            s.3 = rotateLeft(s.3, 45)
-            return result
+            var traceID = Self.placeholder
+            if newTrace {
+                repeat {
+                    if let id = TraceID(high: Self.step(&s), low: Self.step(&s)) { traceID = id }
+                } while traceID == Self.placeholder
+            }
+            while true {
+                if let spanID = SpanID(Self.step(&s)) { return (traceID, spanID) }
+            }
         }
     }
 
-    private func rotateLeft(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
+    private static let placeholder = TraceID(high: 0, low: 1)!
+
+    private static func step(_ s: inout (UInt64, UInt64, UInt64, UInt64)) -> UInt64 {
+        let result = rotateLeft(s.1 &* 5, 7) &* 9
+        let t = s.1 << 17
+        s.2 ^= s.0
+        s.3 ^= s.1
+        s.1 ^= s.2
+        s.0 ^= s.3
+        s.2 ^= t
+        s.3 = rotateLeft(s.3, 45)
+        return result
+    }
+
+    private static func rotateLeft(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 }
 
 enum Hex {

@@ -47,7 +47,7 @@ HEX_DIGITS = set("0123456789abcdefABCDEF")
 def _hex_ids_to_base64(obj, keys):
     """OTLP/JSON spells trace and span ids as hex, but protobuf's JSON mapping of `bytes` is
     base64: rewrite the named keys in place so json_format.ParseDict reads them right.
-    Ids already in base64 (swift-otel 1.6.0 encodes with swift-protobuf's JSON mapping) have
+    Ids already in base64 (as exporters built on protobuf's JSON mapping send them) have
     another length (24 or 12 characters) and are left as they are."""
     for key in keys:
         value = obj.get(key)

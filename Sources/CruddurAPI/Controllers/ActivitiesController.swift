@@ -66,12 +66,12 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
     }
 
     /// The cache's decision as a span of its own under the request's: `cruddur.feed_cache.hit`.
+    /// No span is made under a request that is not sampled: this one would have no children and record nothing.
     static func traceCacheDecision(hit: Bool, limit: Int, tracer: OTLPTracer) {
+        guard SpanIdentity(ServiceContext.current ?? .topLevel)?.sampled ?? true else { return }
         let span = tracer.startSpan("feed cache", ofKind: .internal)
-        span.updateAttributes { attributes in
-            attributes["cruddur.feed_cache.hit"] = hit
-            attributes["cruddur.feed_cache.limit"] = limit
-        }
+        span.record("cruddur.feed_cache.hit", .bool(hit))
+        span.record("cruddur.feed_cache.limit", .int(Int64(limit)))
         span.end()
     }
 

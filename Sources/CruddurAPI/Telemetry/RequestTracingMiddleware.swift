@@ -20,13 +20,12 @@ struct RequestTracingMiddleware<Context: RequestContext>: RouterMiddleware {
         var context = context
         context.logger[metadataKey: LogLine.traceIDKey] = .string(span.identity.traceID.description)
         if span.isRecording {
-            let requestID = context.logger[metadataKey: LogLine.requestIDKey]
-            span.updateAttributes { attributes in
-                attributes["http.request.method"] = method
-                attributes["url.scheme"] = "http"
-                attributes["url.path"] = request.uri.path
-                attributes["network.protocol.version"] = "1.1"
-                if case .string(let requestID)? = requestID { attributes["cruddur.request_id"] = requestID }
+            span.record("http.request.method", .string(method))
+            span.record("url.scheme", .string("http"))
+            span.record("url.path", .string(request.uri.path))
+            span.record("network.protocol.version", .string("1.1"))
+            if case .string(let requestID)? = context.logger[metadataKey: LogLine.requestIDKey] {
+                span.record("cruddur.request_id", .string(requestID))
             }
         }
         let response: Response
@@ -49,12 +48,12 @@ struct RequestTracingMiddleware<Context: RequestContext>: RouterMiddleware {
     private func finish(_ span: TracedSpan, method: String, route: String, status: Int) {
         guard span.isRecording else { return }
         span.operationName = "\(method) \(route)"
-        span.updateAttributes { attributes in
-            attributes["http.route"] = route
-            attributes["http.response.status_code"] = status
-            if status >= 500 { attributes["error.type"] = "\(status)" }
+        span.record("http.route", .string(route))
+        span.record("http.response.status_code", .int(Int64(status)))
+        if status >= 500 {
+            span.record("error.type", .string("\(status)"))
+            span.setStatus(SpanStatus(code: .error))
         }
-        if status >= 500 { span.setStatus(SpanStatus(code: .error)) }
     }
 }
 
