@@ -44,6 +44,8 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let logger = LogSetup.logger(label: "cruddur", defaultLevel: .info, environment: ProcessInfo.processInfo.environment)
+            // First: in the container image, a missing CONNECTION_URL is the one thing to say.
+            let target = try DatabaseTarget.resolve()
             var configuration = try ServeSettings.fromEnvironment()
             configuration.purgeInterval = .seconds(purgeInterval)
             configuration.cognito = try WriteAuthentication.cognitoSettings()
@@ -51,7 +53,6 @@ struct ServeCommand: AsyncParsableCommand {
             if let traces = try TraceSettings.fromEnvironment(ProcessInfo.processInfo.environment, defaultServiceName: "cruddur") {
                 configuration.traceExport = try TraceExport.bootstrap(traces, logger: logger)
             }
-            let target = try DatabaseTarget.resolve()
             if case .url(let settings, let source, _) = target {
                 try await Self.checkSchema(settings, source: source, migrate: migrate, logger: logger)
             }

@@ -5,7 +5,8 @@ import Logging
 import PostgresNIO
 
 /// Where a command's database is. Every command resolves it here: `--url`, else `--prod` (`PROD_CONNECTION_URL`),
-/// else `CONNECTION_URL`, else the project's private local cluster.
+/// else `CONNECTION_URL`, else the project's private local cluster (except in the container image, which sets
+/// `CRUDDUR_CONTAINER` and has no PostgreSQL).
 enum DatabaseTarget {
     case url(ConnectionSettings, source: String, isProduction: Bool)
     case localCluster
@@ -34,6 +35,11 @@ enum DatabaseTarget {
         }
         if let url = environment["CONNECTION_URL"], !url.isEmpty {
             return try parse(url, source: "CONNECTION_URL", isProduction: false)
+        }
+        if let container = environment["CRUDDUR_CONTAINER"], !container.isEmpty, container != "0" {
+            throw CommandFailure(
+                "a container needs CONNECTION_URL: there is no PostgreSQL inside it (e.g. -e CONNECTION_URL=postgresql://user:password@host:5432/cruddur)"
+            )
         }
         return .localCluster
     }
