@@ -1,5 +1,4 @@
 import CruddurDatabase
-import CruddurLocalPostgres
 import Foundation
 import Testing
 
@@ -74,24 +73,13 @@ struct ContainerImageTests {
     @Test("the image serves the API, the page and its health checks against PostgreSQL over TCP as a password role, and stops on SIGTERM")
     func servesAgainstPostgreSQL() async throws {
         _ = try await Self.building.value
-        let superuserPassword = "su-\(UUID().uuidString)"
-        let appPassword = "app-\(UUID().uuidString)"
-        let databasePort = try freePort()
-        let cluster = try await LocalCluster.temporary(label: "image-tcp", superuserPassword: superuserPassword, tcpPort: databasePort)
-        let lease = try await cluster.acquire(logger: TestPostgres.logger)
-        _ = try await lease.createDatabaseIfMissing("cruddur", logger: TestPostgres.logger)
-        try await withTestConnection(cluster.connectionSettings(database: "cruddur")) { connection in
-            try await MigrationRunner(logger: TestPostgres.logger).migrate(on: connection)
-            try await SeedData.load(on: connection, logger: TestPostgres.logger)
-            try await DatabaseAdministration(logger: TestPostgres.logger)
-                .ensureApplicationRole("cruddur_app", password: appPassword, database: "cruddur", on: connection)
-        }
+        let database = try await TCPPasswordDatabase.start(label: "image-tcp", seeded: true)
         let port = try freePort()
         let name = "cruddur-test-\(UUID().uuidString.prefix(8).lowercased())"
         // The host name `localhost` (the image has no libc to resolve it with but the static executable's own).
         let started = try await Self.podman(
             ["run", "--detach", "--name", name] + Self.runFlags + [
-                "-e", "CONNECTION_URL=postgresql://cruddur_app:\(appPassword)@localhost:\(databasePort)/cruddur", "-e", "HOST=127.0.0.1",
+                "-e", "CONNECTION_URL=\(database.appURL)", "-e", "HOST=127.0.0.1",
                 "-e", "PORT=\(port)", "cruddur:latest",
             ])
         try #require(started.status == 0, "\(started.output)")
@@ -121,8 +109,8 @@ struct ContainerImageTests {
         let exit = try await Self.podman(["inspect", "--format", "{{.State.ExitCode}}", name])
         #expect(exit.output.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "SIGTERM is a graceful stop: \(exit.output)")
         let logs = try await Self.podman(["logs", name]).output
-        #expect(!logs.contains(appPassword), "the log shows the password")
+        #expect(!logs.contains(database.appPassword), "the log shows the password")
         #expect(try await Self.podman(["rm", name]).status == 0)
-        await lease.release(logger: TestPostgres.logger)
+        await database.release()
     }
 }

@@ -41,18 +41,8 @@ struct BootstrapPackageTests {
     @Test func theBootstrapServesEventsAgainstPostgreSQLReachedAsLocalhost() async throws {
         let zip = try await Self.package()
         let bootstrap = URL(fileURLWithPath: zip).deletingLastPathComponent().appendingPathComponent("bootstrap").path
-        let superuserPassword = "su-\(UUID().uuidString)"
-        let appPassword = "app-\(UUID().uuidString)"
-        let port = try freePort()
-        let cluster = try await LocalCluster.temporary(label: "lambda-tcp", superuserPassword: superuserPassword, tcpPort: port)
-        let lease = try await cluster.acquire(logger: TestPostgres.logger)
-        _ = try await lease.createDatabaseIfMissing("cruddur", logger: TestPostgres.logger)
-        let admin = cluster.connectionSettings(database: "cruddur")
-        try await withTestConnection(admin) { connection in
-            try await MigrationRunner(logger: TestPostgres.logger).migrate(on: connection)
-            try await DatabaseAdministration(logger: TestPostgres.logger)
-                .ensureApplicationRole("cruddur_app", password: appPassword, database: "cruddur", on: connection)
-        }
+        let database = try await TCPPasswordDatabase.start(label: "lambda-tcp")
+        let admin = database.admin
 
         let standIn = RuntimeAPIStandIn()
         let attributes = userAttributes(handle: "static-duck")
@@ -69,7 +59,7 @@ struct BootstrapPackageTests {
                 bootstrap, [],
                 environment: [
                     "AWS_LAMBDA_RUNTIME_API": endpoint,
-                    "CONNECTION_URL": "postgresql://cruddur_app:\(appPassword)@localhost:\(port)/cruddur",
+                    "CONNECTION_URL": database.appURL,
                     "PGPASSFILE": "/dev/null",
                     "PATH": "/usr/bin:/bin",
                 ])
@@ -101,7 +91,7 @@ struct BootstrapPackageTests {
         }
         // The stand-in now answers `next` with 410: the function stops.
         #expect(await child.waitForExit(timeout: .seconds(10)) == 1)
-        #expect(!child.output.contains(appPassword), "the log shows the password")
+        #expect(!child.output.contains(database.appPassword), "the log shows the password")
         let stored = try await withTestConnection(admin) { connection in
             try await connection.query(
                 "SELECT count(*)::int8, count(*) FILTER (WHERE handle = 'static-duck')::int8 FROM public.users", logger: TestPostgres.logger
@@ -109,8 +99,7 @@ struct BootstrapPackageTests {
         }
         #expect(stored.0 == Int64(1 + timed.count))
         #expect(stored.1 == 1)
-        // On a failure before here the lease is left to the reaper, which stops the cluster when this process exits.
-        await lease.release(logger: TestPostgres.logger)
+        await database.release()
     }
 
     @Test func theBootstrapReportsAStartUpFailure() async throws {

@@ -143,3 +143,38 @@ func activityCount(_ settings: ConnectionSettings) async throws -> Int {
         return Int(try rows[0].decode(Int64.self))
     }
 }
+
+/// A throwaway cluster of its own listening on 127.0.0.1 with a superuser password, for programs that reach
+/// PostgreSQL over TCP by host name (the Lambda's bootstrap, the container image): its `cruddur` database migrated
+/// (and seeded when asked), with the application role `cruddur_app` and its password.
+struct TCPPasswordDatabase {
+    let lease: LocalClusterLease
+    let port: Int
+    let appPassword: String
+    /// The superuser's settings, for checking what was stored.
+    let admin: ConnectionSettings
+
+    /// `CONNECTION_URL` for the application role, by the host name `localhost`.
+    var appURL: String { "postgresql://cruddur_app:\(appPassword)@localhost:\(port)/cruddur" }
+
+    static func start(label: String, seeded: Bool = false) async throws -> TCPPasswordDatabase {
+        let port = try freePort()
+        let cluster = try await LocalCluster.temporary(label: label, superuserPassword: "su-\(UUID().uuidString)", tcpPort: port)
+        let lease = try await cluster.acquire(logger: TestPostgres.logger)
+        _ = try await lease.createDatabaseIfMissing("cruddur", logger: TestPostgres.logger)
+        let admin = cluster.connectionSettings(database: "cruddur")
+        let appPassword = "app-\(UUID().uuidString)"
+        try await withTestConnection(admin) { connection in
+            try await MigrationRunner(logger: TestPostgres.logger).migrate(on: connection)
+            if seeded { try await SeedData.load(on: connection, logger: TestPostgres.logger) }
+            try await DatabaseAdministration(logger: TestPostgres.logger)
+                .ensureApplicationRole("cruddur_app", password: appPassword, database: "cruddur", on: connection)
+        }
+        return TCPPasswordDatabase(lease: lease, port: port, appPassword: appPassword, admin: admin)
+    }
+
+    /// Lets the cluster stop (on a failure before this, the reaper stops it when the test process exits).
+    func release() async {
+        await lease.release(logger: TestPostgres.logger)
+    }
+}
