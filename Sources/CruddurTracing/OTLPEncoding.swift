@@ -300,8 +300,7 @@ private struct JSONWriter {
             case 0x09: raw(#"\t"#)
             case 0..<0x20:
                 raw(#"\u00"#)
-                bytes.append(Array("0123456789abcdef".utf8)[Int(byte >> 4)])
-                bytes.append(Array("0123456789abcdef".utf8)[Int(byte & 0xF)])
+                bytes.append(contentsOf: Hex.string(UInt64(byte)).utf8.suffix(2))
             default: bytes.append(byte)
             }
         }

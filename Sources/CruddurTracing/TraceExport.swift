@@ -193,14 +193,14 @@ struct OTLPSender: Sendable {
                 if (200..<300).contains(response.status.code) { return nil }
                 failure = .status(Int(response.status.code))
                 guard [429, 502, 503, 504].contains(response.status.code) else { return failure }
-                retryAfter = response.headers.first(name: "Retry-After").flatMap { Int($0) }.map { .seconds(min($0, 60)) }
+                retryAfter = response.headers.first(name: "Retry-After").flatMap { Int($0) }.map { .seconds(min(max($0, 0), 60)) }
             } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
                 return .timedOut
             } catch {
                 return .unreachable("\(type(of: error))")
             }
             // Exponential backoff with jitter: 100 ms, 200 ms, … at most 5 s, or what Retry-After asks.
-            let backoff = retryAfter ?? .milliseconds(Int.random(in: 50...100) << min(attempt, 6))
+            let backoff = retryAfter ?? .milliseconds(min(Int.random(in: 50...100) << min(attempt, 6), 5_000))
             attempt += 1
             guard ContinuousClock.now + backoff < deadline else { return failure }
             try? await Task.sleep(for: backoff)

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import Tracing
 
@@ -122,6 +123,27 @@ struct TracerTests {
         let type = try #require(finished.events.first?.attributes.get("exception.type"))
         #expect("\(type)".contains("Refused"))
         #expect(!"\(finished.events)".contains("bayko"))
+    }
+}
+
+extension TracerTests {
+    @Test("OTLP/JSON escapes what JSON requires: quotes, backslashes and control characters come back as they were")
+    func jsonEscaping() throws {
+        let tracer = tracer()
+        let text = "a \"quoted\" \\ path\u{01}\u{1F}\n\té"
+        let span = tracer.startSpan("escape \u{02}", context: .topLevel, ofKind: .internal)
+        span.record("cruddur.text", .string(text))
+        span.end()
+        let settings = try #require(
+            try TraceSettings.fromEnvironment(
+                ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"], defaultServiceName: "t"))
+        let body = OTLPEncoder(settings: settings).encode(tracer.queue.take(upTo: 1))
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
+        let resourceSpans = try #require((document["resourceSpans"] as? [[String: Any]])?.first)
+        let exported = try #require(((resourceSpans["scopeSpans"] as? [[String: Any]])?.first?["spans"] as? [[String: Any]])?.first)
+        #expect(exported["name"] as? String == "escape \u{02}")
+        let attribute = try #require((exported["attributes"] as? [[String: Any]])?.first)
+        #expect((attribute["value"] as? [String: Any])?["stringValue"] as? String == text)
     }
 }
 
