@@ -49,11 +49,20 @@ public struct LogLine: Sendable {
     }
 
     func text() -> String {
-        var line = Self.iso8601(timestamp) + " " + level + " " + label + ":"
+        var line = Self.iso8601(timestamp)
+        line.reserveCapacity(128)
+        line += " "
+        line += level
+        line += " "
+        line += label
+        line += ":"
         for (key, value) in metadata {
+            line += " "
+            line += key
+            line += "="
             switch value {
-            case .string(let text): line += " \(key)=\(text)"
-            case .integer(let number): line += " \(key)=\(number)"
+            case .string(let text): line += text
+            case .integer(let number): line += String(number)
             }
         }
         if let source { line += " [\(source)]" }
@@ -124,11 +133,24 @@ public struct LogLine: Sendable {
         var seconds = time_t(time.tv_sec)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        let fields: [(value: Int, width: Int, separator: UInt8)] = [
+            (Int(parts.tm_year) + 1900, 4, UInt8(ascii: "-")), (Int(parts.tm_mon) + 1, 2, UInt8(ascii: "-")),
+            (Int(parts.tm_mday), 2, UInt8(ascii: "T")), (Int(parts.tm_hour), 2, UInt8(ascii: ":")), (Int(parts.tm_min), 2, UInt8(ascii: ":")),
+            (Int(parts.tm_sec), 2, UInt8(ascii: ".")), (Int(time.tv_nsec / 1_000_000), 3, UInt8(ascii: "Z")),
+        ]
+        return String(unsafeUninitializedCapacity: 24) { buffer in
+            var index = 0
+            for field in fields {
+                var value = max(0, field.value)
+                for position in stride(from: field.width - 1, through: 0, by: -1) {
+                    buffer[index + position] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+                index += field.width
+                buffer[index] = field.separator
+                index += 1
+            }
+            return index
         }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(time.tv_nsec / 1_000_000), 3))Z"
     }
 }

@@ -27,15 +27,14 @@ public final class OTLPTracer: Tracer, Sendable {
         file fileID: String,
         line: UInt
     ) -> TracedSpan {
-        var childContext = context()
-        let parent = childContext.spanIdentity
+        let parentContext = context()
+        let parent = parentContext.spanIdentity
         let (newTraceID, spanID) = ids.next(newTrace: parent == nil)
         let traceID = parent?.traceID ?? newTraceID
         let sampled = sampler.samples(traceID: traceID, parent: parent)
         let identity = SpanIdentity(traceID: traceID, spanID: spanID, sampled: sampled, traceState: parent?.traceState)
-        childContext.spanIdentity = identity
         return TracedSpan(
-            operationName, kind: kind, context: childContext, identity: identity, parentSpanID: parent?.spanID,
+            operationName, kind: kind, parentContext: parentContext, identity: identity, parentSpanID: parent?.spanID,
             startNanoseconds: sampled ? instant().nanosecondsSinceEpoch : 0, queue: sampled ? queue : nil)
     }
 
@@ -63,7 +62,8 @@ public final class OTLPTracer: Tracer, Sendable {
 /// A span of ``OTLPTracer``. Unsampled spans record nothing (their identity still propagates); a sampled span goes
 /// to the export queue when it ends, once.
 public final class TracedSpan: Span, Sendable {
-    public let context: ServiceContext
+    /// The context the span was started in; ``context`` adds the span's identity only when asked (a leaf span never is).
+    let parentContext: ServiceContext
     public let identity: SpanIdentity
     let kind: SpanKind
     let parentSpanID: SpanID?
@@ -87,10 +87,10 @@ public final class TracedSpan: Span, Sendable {
     static let eventLimit = 128
 
     init(
-        _ name: String, kind: SpanKind, context: ServiceContext, identity: SpanIdentity, parentSpanID: SpanID?, startNanoseconds: UInt64,
-        queue: SpanQueue?
+        _ name: String, kind: SpanKind, parentContext: ServiceContext, identity: SpanIdentity, parentSpanID: SpanID?,
+        startNanoseconds: UInt64, queue: SpanQueue?
     ) {
-        self.context = context
+        self.parentContext = parentContext
         self.identity = identity
         self.kind = kind
         self.parentSpanID = parentSpanID
@@ -98,6 +98,13 @@ public final class TracedSpan: Span, Sendable {
         self.initialName = name
         self.queue = queue
         recording = queue == nil ? nil : NIOLockedValueBox(State(name: name))
+    }
+
+    /// The span's context: its parent's, with this span's identity.
+    public var context: ServiceContext {
+        var context = parentContext
+        context.spanIdentity = identity
+        return context
     }
 
     public var operationName: String {

@@ -33,11 +33,11 @@ public struct SpanID: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Random ids from a xoshiro256** generator seeded by the system's: the ids need to be unique and unguessable
-/// enough for sampling, not secret, and a system call per id would be most of a span's cost.
-final class IDGenerator: Sendable {
+/// enough for sampling (and request ids), not secret, and a system call per id would be most of a span's cost.
+public final class IDGenerator: Sendable {
     private let state: NIOLockedValueBox<(UInt64, UInt64, UInt64, UInt64)>
 
-    init() {
+    public init() {
         var system = SystemRandomNumberGenerator()
         var seed = (system.next() as UInt64, system.next() as UInt64, system.next() as UInt64, system.next() as UInt64)
         if seed == (0, 0, 0, 0) { seed.0 = 1 }
@@ -57,6 +57,12 @@ final class IDGenerator: Sendable {
                 if let spanID = SpanID(Self.step(&s)) { return (traceID, spanID) }
             }
         }
+    }
+
+    /// 128 random bits, as 32 lowercase hexadecimal digits.
+    public func hex128() -> String {
+        let (high, low) = state.withLockedValue { s in (Self.step(&s), Self.step(&s)) }
+        return Hex.string(high, low)
     }
 
     private static let placeholder = TraceID(high: 0, low: 1)!

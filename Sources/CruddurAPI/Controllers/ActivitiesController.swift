@@ -68,26 +68,27 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
     /// The cache's decision as a span of its own under the request's: `cruddur.feed_cache.hit`.
     /// No span is made under a request that is not sampled: this one would have no children and record nothing.
     static func traceCacheDecision(hit: Bool, limit: Int, tracer: OTLPTracer) {
-        guard SpanIdentity(ServiceContext.current ?? .topLevel)?.sampled ?? true else { return }
-        let span = tracer.startSpan("feed cache", ofKind: .internal)
+        let context = ServiceContext.current ?? .topLevel
+        guard SpanIdentity(context)?.sampled ?? true else { return }
+        let span = tracer.startSpan("feed cache", context: context, ofKind: .internal)
         span.record("cruddur.feed_cache.hit", .bool(hit))
         span.record("cruddur.feed_cache.limit", .int(Int64(limit)))
         span.end()
     }
 
     /// A page's JSON and, for a full page, its `Link: <…>; rel="next"`.
-    static func render(_ page: [FeedActivity], limit: Int) -> (body: String, link: String?) {
+    static func render(_ page: [FeedActivity], limit: Int) -> (body: ByteBuffer, link: String?) {
         var link: String?
         if page.count == limit, let last = page.last {
             link = "</api/activities/home?limit=\(limit)&cursor=\(last.cursor.token)>; rel=\"next\""
         }
-        return (ActivityJSON.feed(page), link)
+        return (ByteBuffer(string: ActivityJSON.feed(page)), link)
     }
 
-    static func feedResponse(body: String, link: String?) -> Response {
+    static func feedResponse(body: ByteBuffer, link: String?) -> Response {
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
         if let link { headers[.link] = link }
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
     }
 
     /// `POST /api/activities` with `{user_handle, message, ttl}`: `200` and the created activity, or `422` and codes.

@@ -1,5 +1,6 @@
 import CruddurLogging
 import Hummingbird
+import Logging
 
 /// Writes one access-log line per request: outside everything but ``RequestIDMiddleware``, so it sees every answer.
 struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -13,14 +14,23 @@ struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
         log.record(
             AccessLog.Entry(
                 timestamp: LogLine.now(),
-                requestID: context.logger[metadataKey: LogLine.requestIDKey].map { "\($0)" } ?? "-",
+                requestID: Self.text(context.logger[metadataKey: LogLine.requestIDKey]) ?? "-",
                 method: request.method.rawValue,
                 route: RequestMetricsMiddleware.route(context),
                 status: response.status.code,
                 durationMicroseconds: microseconds,
                 bytes: Int64(response.body.contentLength ?? 0),
-                traceID: context.logger[metadataKey: LogLine.traceIDKey].map { "\($0)" }
+                traceID: Self.text(context.logger[metadataKey: LogLine.traceIDKey])
             ))
         return response
+    }
+
+    /// A metadata value's text, without formatting it again when it is already a string (the ids always are).
+    private static func text(_ value: Logger.Metadata.Value?) -> String? {
+        switch value {
+        case .string(let text)?: text
+        case let value?: "\(value)"
+        case nil: nil
+        }
     }
 }

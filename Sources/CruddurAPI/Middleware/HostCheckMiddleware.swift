@@ -24,23 +24,27 @@ struct HostCheckMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     /// The host of `Host`'s value (`name`, `name:port`, `[v6]` or `[v6]:port`), lowercased without a trailing dot.
+    /// Works on the UTF-8 bytes: it runs on every request.
     static func hostName(ofAuthority authority: String) -> String? {
-        var host: Substring
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { return nil }
-            host = authority[...close]
-            let rest = authority[authority.index(after: close)...]
-            guard rest.isEmpty || (rest.first == ":" && rest.dropFirst().allSatisfy(\.isASCIIDigit)) else { return nil }
+        let bytes = authority.utf8
+        let hostEnd: String.Index
+        var port: Substring.UTF8View?
+        if bytes.first == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return nil }
+            hostEnd = bytes.index(after: close)
+            if hostEnd != bytes.endIndex {
+                guard bytes[hostEnd] == UInt8(ascii: ":") else { return nil }
+                port = authority[bytes.index(after: hostEnd)...].utf8
+            }
+        } else if let colon = bytes.firstIndex(of: UInt8(ascii: ":")) {
+            hostEnd = colon
+            port = authority[bytes.index(after: colon)...].utf8
         } else {
-            let parts = authority.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            host = parts[0]
-            if parts.count == 2, !parts[1].allSatisfy(\.isASCIIDigit) { return nil }
+            hostEnd = bytes.endIndex
         }
-        if host.hasSuffix(".") { host = host.dropLast() }
+        if let port, !port.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) { return nil }
+        var host = authority[..<hostEnd]
+        if host.utf8.last == UInt8(ascii: ".") { host = host.dropLast() }
         return host.isEmpty ? nil : host.lowercased()
     }
-}
-
-extension Character {
-    fileprivate var isASCIIDigit: Bool { ("0"..."9").contains(self) }
 }

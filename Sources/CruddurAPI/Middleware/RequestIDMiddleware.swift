@@ -1,4 +1,5 @@
 import CruddurLogging
+import CruddurTracing
 import HTTPTypes
 import Hummingbird
 
@@ -6,13 +7,13 @@ import Hummingbird
 /// replaced by a new random one. It is on every response, errors included, and in the metadata (`request_id`) of every
 /// log line the request's logger writes. Outermost, so that every other middleware's answer carries it.
 struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
+    let ids = IDGenerator()
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let values = request.headers[values: .xRequestID]
-        let id = values.count == 1 && RequestID.isWellFormed(values[0]) ? values[0] : RequestID.generate()
+        let id = values.count == 1 && RequestID.isWellFormed(values[0]) ? values[0] : ids.hex128()
         var context = context
         context.logger[metadataKey: LogLine.requestIDKey] = .string(id)
-        // Hummingbird's own id (`context.id`) becomes the same value, so there is one id per request.
-        context.logger[metadataKey: "hb.request.id"] = .string(id)
         var response = try await renderedResponse(request, context: context, next: next)
         response.headers[.xRequestID] = id
         return response
@@ -30,7 +31,7 @@ enum RequestID {
             }
     }
 
-    /// 32 random hexadecimal digits.
+    /// 32 random hexadecimal digits from the system's generator (for the rare answer made outside the middleware).
     static func generate() -> String {
         var generator = SystemRandomNumberGenerator()
         return pad(generator.next()) + pad(generator.next())

@@ -1,5 +1,6 @@
 import CruddurDomain
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// The first page of the home feed, kept in memory for at most `maxAge` (`FEED_CACHE_MAX_AGE_MS`).
 ///
@@ -15,7 +16,8 @@ import NIOConcurrencyHelpers
 final class FeedCache: Sendable {
     struct Entry {
         let generation: UInt64
-        let body: String
+        /// The page's JSON, shared by every answer (a `ByteBuffer` is written without being copied).
+        let body: ByteBuffer
         let link: String?
         /// When the page's query started: the page is served until `maxAge` after it.
         let queryStarted: ContinuousClock.Instant
@@ -39,7 +41,7 @@ final class FeedCache: Sendable {
     }
 
     /// A cached first page of `limit` items, if one may be served now.
-    func page(limit: Int, now: Timestamp, instant: ContinuousClock.Instant = .now) -> (body: String, link: String?)? {
+    func page(limit: Int, now: Timestamp, instant: ContinuousClock.Instant = .now) -> (body: ByteBuffer, link: String?)? {
         state.withLockedValue { state in
             guard let entry = state.pages[limit], entry.generation == state.generation,
                 instant < entry.queryStarted.advanced(by: maxAge),
@@ -55,7 +57,7 @@ final class FeedCache: Sendable {
     }
 
     /// Keeps a page whose query started at `queryStarted` with `generation` current, unless this server posted since.
-    func store(limit: Int, generation: UInt64, queryStarted: ContinuousClock.Instant, body: String, link: String?, page: [FeedActivity]) {
+    func store(limit: Int, generation: UInt64, queryStarted: ContinuousClock.Instant, body: ByteBuffer, link: String?, page: [FeedActivity]) {
         let validUntil = page.map(\.expiresAt).min() ?? Timestamp(microsecondsSinceEpoch: .max)
         state.withLockedValue { state in
             guard state.generation == generation else { return }

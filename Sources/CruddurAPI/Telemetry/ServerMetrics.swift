@@ -17,6 +17,20 @@ public final class ServerMetrics: Sendable {
     ]
 
     private let activeRequests: Gauge
+    /// The registry's histograms by label values, looked up here: asking the registry builds their names each time.
+    private let requestDurations = NIOLockedValueBox([RequestKey: DurationHistogram]())
+    private let databaseCallDurations = NIOLockedValueBox([DatabaseCallKey: DurationHistogram]())
+
+    private struct RequestKey: Hashable {
+        let method: String
+        let route: String
+        let statusClass: Int
+    }
+
+    private struct DatabaseCallKey: Hashable {
+        let operation: String
+        let succeeded: Bool
+    }
     private let feedCacheHits: Counter
     private let feedCacheMisses: Counter
     private let feedCacheInvalidations: Counter
@@ -76,13 +90,20 @@ public final class ServerMetrics: Sendable {
     /// One finished request: `route` is the route template (or `(unmatched)`), the status as its class (`2xx`).
     func requestFinished(method: String, route: String, status: Int, duration: Duration) {
         activeRequests.decrement()
-        registry.makeDurationHistogram(
+        let key = RequestKey(method: method, route: route, statusClass: status / 100)
+        if let histogram = requestDurations.withLockedValue({ $0[key] }) {
+            histogram.record(duration)
+            return
+        }
+        let histogram = registry.makeDurationHistogram(
             descriptor: MetricNameDescriptor(
                 metricName: "http_server_request_duration", unitName: "seconds",
                 helpText: "Time to answer a request, by method, route and status class."),
-            labels: [("method", method), ("route", route), ("status_class", "\(status / 100)xx")],
+            labels: [("method", method), ("route", route), ("status_class", "\(key.statusClass)xx")],
             buckets: Self.requestBuckets
-        ).record(duration)
+        )
+        requestDurations.withLockedValue { $0[key] = histogram }
+        histogram.record(duration)
     }
 
     func feedCacheLookup(hit: Bool) { (hit ? feedCacheHits : feedCacheMisses).increment() }
@@ -97,14 +118,21 @@ public final class ServerMetrics: Sendable {
 
     /// One database call of the pool: its constant operation name, how long it took, whether it succeeded.
     func databaseCall(operation: String, duration: Duration, succeeded: Bool) {
-        registry.makeDurationHistogram(
+        let key = DatabaseCallKey(operation: operation, succeeded: succeeded)
+        if let histogram = databaseCallDurations.withLockedValue({ $0[key] }) {
+            histogram.record(duration)
+            return
+        }
+        let histogram = registry.makeDurationHistogram(
             descriptor: MetricNameDescriptor(
                 metricName: "cruddur_db_call_duration", unitName: "seconds",
                 helpText: "Database calls (waiting for a connection included), by operation and outcome."
             ),
             labels: [("operation", operation), ("outcome", succeeded ? "ok" : "error")],
             buckets: Self.requestBuckets
-        ).record(duration)
+        )
+        databaseCallDurations.withLockedValue { $0[key] = histogram }
+        histogram.record(duration)
     }
 
     /// The text exposition, after sampling what is read at scrape time (pool, access log, process).

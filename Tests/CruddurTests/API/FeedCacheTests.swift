@@ -124,16 +124,16 @@ struct FeedCacheTests {
         let cache = FeedCache(maxAge: .milliseconds(500))
         let started = ContinuousClock.now
         let now = Timestamp.now()
-        cache.store(limit: 20, generation: cache.currentGeneration(), queryStarted: started, body: "[]", link: nil, page: [])
-        #expect(cache.page(limit: 20, now: now, instant: started)?.body == "[]")
-        #expect(cache.page(limit: 20, now: now, instant: started + .milliseconds(499))?.body == "[]")
+        cache.store(limit: 20, generation: cache.currentGeneration(), queryStarted: started, body: ByteBuffer(string: "[]"), link: nil, page: [])
+        #expect(cache.page(limit: 20, now: now, instant: started)?.body == ByteBuffer(string: "[]"))
+        #expect(cache.page(limit: 20, now: now, instant: started + .milliseconds(499))?.body == ByteBuffer(string: "[]"))
         #expect(cache.page(limit: 20, now: now, instant: started + .milliseconds(500)) == nil)
         #expect(cache.page(limit: 40, now: now, instant: started) == nil, "pages are kept per limit")
         // A read that started before this server's post must not store its older page after the post.
         let generation = cache.currentGeneration()
         cache.invalidate()
         #expect(cache.page(limit: 20, now: now, instant: started) == nil)
-        cache.store(limit: 20, generation: generation, queryStarted: started, body: "[\"old\"]", link: nil, page: [])
+        cache.store(limit: 20, generation: generation, queryStarted: started, body: ByteBuffer(string: "[\"old\"]"), link: nil, page: [])
         #expect(cache.page(limit: 20, now: now, instant: started) == nil)
         #expect(FeedCache(maxAge: .seconds(5)).maxAge == .seconds(1), "one second at most")
     }

@@ -59,7 +59,10 @@ struct HTTPHardeningTests {
                 }
                 return RawHTTP.status(response)
             }
-            for host in ["rebound.attacker.example", "rebound.attacker.example:4567", "10.0.0.1", "[::2]", "localhost.attacker.example", ""] {
+            for host in [
+                "rebound.attacker.example", "rebound.attacker.example:4567", "10.0.0.1", "[::2]", "localhost.attacker.example", "", "localhost:80a",
+                "[::1]x", "[::1", ".", "localhost:4567:1",
+            ] {
                 #expect(try status("GET", "/api/activities/home", host: host) == 421, "\(host)")
                 #expect(try status("POST", "/api/activities", host: host, body: Self.post) == 421, "\(host)")
             }
