@@ -152,17 +152,8 @@ func buildRouter(
     accessLog: AccessLog? = nil, metrics: ServerMetrics? = nil
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
-    // Outermost: every answer, whichever middleware gives it, carries the request's id, is counted and is in the access log.
-    router.add(middleware: RequestIDMiddleware())
-    if let traceExport = configuration.traceExport {
-        router.add(middleware: RequestTracingMiddleware(tracer: traceExport.tracer))
-    }
-    if let metrics {
-        router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
-    }
-    if let accessLog {
-        router.add(middleware: AccessLogMiddleware(log: accessLog))
-    }
+    // Outermost: every answer, whichever middleware gives it, carries the request's id, is counted, traced and in the access log.
+    router.add(middleware: RequestObservationMiddleware(tracer: configuration.traceExport?.tracer, metrics: metrics, accessLog: accessLog))
     router.add(middleware: APIResponseHeadersMiddleware())
     if let allowedHosts = configuration.allowedHosts {
         router.add(middleware: HostCheckMiddleware(allowedHosts: allowedHosts))

@@ -9,12 +9,20 @@ public enum LogSetup {
 
     /// A logger labelled `label`, at `LOG_LEVEL` (`trace` … `critical`), else `defaultLevel`. Installs the stderr
     /// handler in `LOG_FORMAT` first, once per process, whoever asks first (an unknown format is text here;
-    /// ``LogFormat/init(environment:)`` is where a command refuses it).
-    public static func logger(label: String, defaultLevel: Logger.Level, environment: [String: String]) -> Logger {
+    /// ``LogFormat/init(environment:)`` is where a command refuses it). `metadataProvider` adds metadata to every line
+    /// at the moment it is written (e.g. the trace id of the request being served); the first caller's is kept.
+    public static func logger(
+        label: String, defaultLevel: Logger.Level, environment: [String: String], metadataProvider: Logger.MetadataProvider? = nil
+    ) -> Logger {
         let format = (try? LogFormat(environment: environment)) ?? .text
         installed.withLock { installed in
             guard !installed else { return }
-            LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format) }
+            LoggingSystem.bootstrap(
+                { label, provider in
+                    var handler = LineLogHandler(label: label, format: format)
+                    handler.metadataProvider = provider
+                    return handler
+                }, metadataProvider: metadataProvider)
             installed = true
         }
         var logger = Logger(label: label)

@@ -27,7 +27,15 @@ public final class OTLPTracer: Tracer, Sendable {
         file fileID: String,
         line: UInt
     ) -> TracedSpan {
-        let parentContext = context()
+        startSpan(operationName, in: context(), ofKind: kind, at: instant().nanosecondsSinceEpoch)
+    }
+
+    /// A span started now in `context`: what the request path calls, with no generic clock or call-site arguments.
+    public func startSpan(_ operationName: String, in context: ServiceContext, ofKind kind: SpanKind) -> TracedSpan {
+        startSpan(operationName, in: context, ofKind: kind, at: nil)
+    }
+
+    private func startSpan(_ operationName: String, in parentContext: ServiceContext, ofKind kind: SpanKind, at start: UInt64?) -> TracedSpan {
         let parent = parentContext.spanIdentity
         let (newTraceID, spanID) = ids.next(newTrace: parent == nil)
         let traceID = parent?.traceID ?? newTraceID
@@ -35,7 +43,7 @@ public final class OTLPTracer: Tracer, Sendable {
         let identity = SpanIdentity(traceID: traceID, spanID: spanID, sampled: sampled, traceState: parent?.traceState)
         return TracedSpan(
             operationName, kind: kind, parentContext: parentContext, identity: identity, parentSpanID: parent?.spanID,
-            startNanoseconds: sampled ? instant().nanosecondsSinceEpoch : 0, queue: sampled ? queue : nil)
+            startNanoseconds: sampled ? start ?? DefaultTracerClock.now.nanosecondsSinceEpoch : 0, queue: sampled ? queue : nil)
     }
 
     /// Asks the exporter to send what is queued at its next look (a few milliseconds), without waiting.
@@ -73,6 +81,11 @@ public final class TracedSpan: Span, Sendable {
     private let queue: SpanQueue?
 
     struct State {
+        init(name: String) {
+            self.name = name
+            recorded.reserveCapacity(12)
+        }
+
         var name: String
         /// Set with ``TracedSpan/record(_:_:)``: no dictionary, no existential; merged with `attributes` on export.
         var recorded: [(key: String, value: TraceValue)] = []
@@ -171,6 +184,15 @@ public final class TracedSpan: Span, Sendable {
     }
 
     public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
+        finish { instant().nanosecondsSinceEpoch }
+    }
+
+    /// Ends the span now (without Tracing's generic clock on the request path).
+    public func end() {
+        finish { DefaultTracerClock.now.nanosecondsSinceEpoch }
+    }
+
+    private func finish(at endNanoseconds: () -> UInt64) {
         guard let recording, let queue else { return }
         let ended: State? = recording.withLockedValue { state in
             guard !state.ended else { return nil }
@@ -181,7 +203,7 @@ public final class TracedSpan: Span, Sendable {
         queue.append(
             FinishedSpan(
                 name: ended.name, kind: kind, identity: identity, parentSpanID: parentSpanID, startNanoseconds: startNanoseconds,
-                endNanoseconds: instant().nanosecondsSinceEpoch, recorded: ended.recorded, attributes: ended.attributes, status: ended.status,
+                endNanoseconds: endNanoseconds(), recorded: ended.recorded, attributes: ended.attributes, status: ended.status,
                 events: ended.events, links: ended.links))
     }
 }

@@ -70,7 +70,7 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
     static func traceCacheDecision(hit: Bool, limit: Int, tracer: OTLPTracer) {
         let context = ServiceContext.current ?? .topLevel
         guard SpanIdentity(context)?.sampled ?? true else { return }
-        let span = tracer.startSpan("feed cache", context: context, ofKind: .internal)
+        let span = tracer.startSpan("feed cache", in: context, ofKind: .internal)
         span.record("cruddur.feed_cache.hit", .bool(hit))
         span.record("cruddur.feed_cache.limit", .int(Int64(limit)))
         span.end()

@@ -1,4 +1,5 @@
 import CruddurLogging
+import CruddurTracing
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -20,7 +21,7 @@ public final class AccessLog: Service, Sendable {
         let durationMicroseconds: Int64
         let bytes: Int64
         /// The request's trace, when traces are exported.
-        var traceID: String? = nil
+        var traceID: TraceID? = nil
     }
 
     struct Buffer {
@@ -76,7 +77,7 @@ public final class AccessLog: Service, Sendable {
                 ("status", .integer(Int64(entry.status))), ("duration_us", .integer(entry.durationMicroseconds)),
                 ("bytes", .integer(entry.bytes)),
             ]
-            if let traceID = entry.traceID { metadata.insert((LogLine.traceIDKey, .string(traceID)), at: 1) }
+            if let traceID = entry.traceID { metadata.insert((LogLine.traceIDKey, .string(traceID.description)), at: 1) }
             text += LogLine(
                 timestamp: entry.timestamp, level: "info", label: "cruddur.access", message: "access", source: nil, metadata: metadata
             ).rendered(format)

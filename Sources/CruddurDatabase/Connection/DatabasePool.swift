@@ -85,7 +85,7 @@ public final class DatabasePool: Service, Sendable {
         }
         defer { span.end() }
         do {
-            return try await ServiceContext.withValue(span.context) {
+            return try await ServiceContext.$current.withValue(span.context) {
                 try await observed(operation: operation, deadline: deadline, body)
             }
         } catch {

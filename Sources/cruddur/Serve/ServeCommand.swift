@@ -43,7 +43,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let logger = LogSetup.logger(label: "cruddur", defaultLevel: .info, environment: ProcessInfo.processInfo.environment)
+            let logger = LogSetup.logger(
+                label: "cruddur", defaultLevel: .info, environment: ProcessInfo.processInfo.environment, metadataProvider: .traceID)
             // First: in the container image, a missing CONNECTION_URL is the one thing to say.
             let target = try DatabaseTarget.resolve()
             var configuration = try ServeSettings.fromEnvironment()

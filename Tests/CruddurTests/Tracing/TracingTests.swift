@@ -111,7 +111,8 @@ struct TracingTests {
         defer { receiver.stop() }
         let database = try await TestPostgres.shared.makeDatabase(seeded: true)
         let server = try await LocalServer.start(
-            database: database, environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"])
+            database: database,
+            environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100", "LOG_FORMAT": "json"])
         defer { server.process.signal(SIGTERM) }
         // The database goes away under the running server: its connections end, and the feed cannot be read.
         try await DatabaseAdministration(logger: TestPostgres.logger).drop(database)
@@ -130,6 +131,17 @@ struct TracingTests {
         #expect(query.statusCode == "ERROR")
         let errorType = try #require(query.attributes["error.type"])
         #expect(errorType == "unavailable" || errorType.count == 5, "\(errorType)")
+        // The request's own log line (the warning) carries its trace id, as its access line does.
+        let lines = server.process.output.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        let warning = try #require(lines.first { $0["message"] as? String == "Database unavailable" }, "\(server.process.output)")
+        let requestID = try #require(warning["request_id"] as? String)
+        let traceID = try #require(warning["trace_id"] as? String)
+        #expect(spans.contains { $0.traceID == traceID && $0.kind == "SERVER" })
+        let access = lines.filter { $0["logger"] as? String == "cruddur.access" && $0["request_id"] as? String == requestID }
+        #expect(access.count == 1 && access.first?["trace_id"] as? String == traceID)
+        #expect(!lines.contains { $0["logger"] as? String == "cruddur" && $0["request_id"] == nil && $0["trace_id"] != nil })
     }
 
     @Test(

@@ -1,0 +1,151 @@
+import CruddurLogging
+import CruddurTracing
+import HTTPTypes
+import Hummingbird
+import Logging
+import Tracing
+
+/// What the server observes of each request, in one middleware, outermost, so that every answer (whichever middleware
+/// gives it) carries its request id, is counted, traced and logged; one async frame per request, whichever parts are on.
+///
+/// - `X-Request-Id`: a well-formed incoming value (1 to 128 characters of `[A-Za-z0-9._-]`) is kept, anything else is
+///   replaced by a new random one. It is on every response, errors included, and in the metadata (`request_id`) of
+///   every log line the request's logger writes.
+/// - Traces (only when exported): one server span per request, named by method and route template
+///   (`GET /api/activities/home`, never the raw URL with its cursor), with the stable HTTP semantic-convention
+///   attributes, continuing the caller's W3C `traceparent`/`tracestate`. Its trace id is on the request's log lines
+///   through ``Logging/Logger/MetadataProvider/traceID``, read only when a line is written.
+/// - Metrics (`METRICS_PORT`): requests in flight, and each one's duration by method, route template and status class.
+/// - The access log (`ACCESS_LOG`): one line per request.
+struct RequestObservationMiddleware<Context: RequestContext>: RouterMiddleware {
+    let tracer: OTLPTracer?
+    let metrics: ServerMetrics?
+    let accessLog: AccessLog?
+    private let ids = IDGenerator()
+
+    init(tracer: OTLPTracer? = nil, metrics: ServerMetrics? = nil, accessLog: AccessLog? = nil) {
+        self.tracer = tracer
+        self.metrics = metrics
+        self.accessLog = accessLog
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let values = request.headers[values: .xRequestID]
+        let id = values.count == 1 && RequestID.isWellFormed(values[0]) ? values[0] : ids.hex128()
+        var context = context
+        context.logger[metadataKey: LogLine.requestIDKey] = .string(id)
+        metrics?.requestStarted()
+        let started = ContinuousClock.now
+        let span = tracer.map { Self.startSpan(request, requestID: id, tracer: $0) }
+        var response: Response
+        do {
+            if let span {
+                // The task-local itself: Tracing's `withValue` wrapper is generic across modules (run-time metadata lookups).
+                response = try await ServiceContext.$current.withValue(span.context) {
+                    try await renderedResponse(request, context: context, next: next)
+                }
+            } else {
+                response = try await renderedResponse(request, context: context, next: next)
+            }
+        } catch {
+            finish(request, context: context, requestID: id, started: started, span: span, status: 500, bytes: 0)
+            span?.recordError(error)
+            span?.end()
+            throw error
+        }
+        response.headers[.xRequestID] = id
+        finish(
+            request, context: context, requestID: id, started: started, span: span, status: response.status.code,
+            bytes: Int64(response.body.contentLength ?? 0))
+        // Every response here is a buffer already built: the span ends when the handler has answered.
+        span?.end()
+        return response
+    }
+
+    /// The matched route template; everything unmatched is one value, `(unmatched)`.
+    static func route(_ context: Context) -> String {
+        guard let path = context.endpointPath, path != "NotFound" else { return "(unmatched)" }
+        return path
+    }
+
+    private static func startSpan(_ request: Request, requestID: String, tracer: OTLPTracer) -> TracedSpan {
+        var parent = ServiceContext.current ?? .topLevel
+        if request.headers[.traceparent] != nil {
+            tracer.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())
+        }
+        let method = request.method.rawValue
+        let span = tracer.startSpan(method, in: parent, ofKind: .server)
+        if span.isRecording {
+            span.record("http.request.method", .string(method))
+            span.record("url.scheme", .string("http"))
+            span.record("url.path", .string(request.uri.path))
+            span.record("network.protocol.version", .string("1.1"))
+            span.record("cruddur.request_id", .string(requestID))
+        }
+        return span
+    }
+
+    private func finish(
+        _ request: Request, context: Context, requestID: String, started: ContinuousClock.Instant, span: TracedSpan?, status: Int, bytes: Int64
+    ) {
+        let elapsed = ContinuousClock.now - started
+        let method = request.method.rawValue
+        let route = Self.route(context)
+        metrics?.requestFinished(method: method, route: route, status: status, duration: elapsed)
+        if let span, span.isRecording {
+            span.operationName = "\(method) \(route)"
+            span.record("http.route", .string(route))
+            span.record("http.response.status_code", .int(Int64(status)))
+            if status >= 500 {
+                span.record("error.type", .string("\(status)"))
+                span.setStatus(SpanStatus(code: .error))
+            }
+        }
+        if let accessLog {
+            let components = elapsed.components
+            accessLog.record(
+                AccessLog.Entry(
+                    timestamp: LogLine.now(), requestID: requestID, method: method, route: route, status: status,
+                    durationMicroseconds: components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000, bytes: bytes,
+                    traceID: span?.identity.traceID))
+        }
+    }
+}
+
+private struct HTTPFieldsExtractor: Extractor {
+    func extract(key: String, from carrier: HTTPFields) -> String? {
+        HTTPField.Name(key).flatMap { carrier[$0] }
+    }
+}
+
+extension Logger.MetadataProvider {
+    /// `trace_id`: the trace of the span in the current `ServiceContext` (the request being served), when traces are
+    /// exported; nothing otherwise.
+    public static let traceID = Logger.MetadataProvider {
+        guard let context = ServiceContext.current, let identity = SpanIdentity(context) else { return [:] }
+        return [LogLine.traceIDKey: .string(identity.traceID.description)]
+    }
+}
+
+/// Request ids: the shape accepted from callers, and new ones.
+enum RequestID {
+    static func isWellFormed(_ value: String) -> Bool {
+        (1...128).contains(value.utf8.count)
+            && value.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
+                    || byte == UInt8(ascii: "-")
+            }
+    }
+
+    /// 32 random hexadecimal digits from the system's generator (for the rare answer made outside the middleware).
+    static func generate() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return pad(generator.next()) + pad(generator.next())
+    }
+
+    private static func pad(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}
