@@ -42,115 +42,175 @@ public struct LogLine: Sendable {
     }
 
     public func rendered(_ format: LogFormat) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
+        append(to: &bytes, format: format)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the line's UTF-8 bytes (newline included) to `bytes`: no intermediate strings, for writers of many lines.
+    public func append(to bytes: inout [UInt8], format: LogFormat) {
         switch format {
-        case .text: text()
-        case .json: json()
+        case .text: appendText(to: &bytes)
+        case .json: appendJSON(to: &bytes)
         }
     }
 
-    func text() -> String {
-        var line = Self.iso8601(timestamp)
-        line.reserveCapacity(128)
-        line += " "
-        line += level
-        line += " "
-        line += label
-        line += ":"
+    private func appendText(to bytes: inout [UInt8]) {
+        Self.appendISO8601(timestamp, to: &bytes)
+        bytes.append(UInt8(ascii: " "))
+        bytes.append(contentsOf: level.utf8)
+        bytes.append(UInt8(ascii: " "))
+        bytes.append(contentsOf: label.utf8)
+        bytes.append(UInt8(ascii: ":"))
         for (key, value) in metadata {
-            line += " "
-            line += key
-            line += "="
+            bytes.append(UInt8(ascii: " "))
+            bytes.append(contentsOf: key.utf8)
+            bytes.append(UInt8(ascii: "="))
             switch value {
-            case .string(let text): line += text
-            case .integer(let number): line += String(number)
-            }
-        }
-        if let source { line += " [\(source)]" }
-        return line + " " + message + "\n"
-    }
-
-    func json() -> String {
-        var line = "{\"timestamp\":\"" + Self.iso8601(timestamp) + "\",\"level\":"
-        Self.appendJSONString(level, to: &line)
-        line += ",\"message\":"
-        Self.appendJSONString(message, to: &line)
-        line += ",\"logger\":"
-        Self.appendJSONString(label, to: &line)
-        var rest: [(key: String, value: Value)] = []
-        for entry in metadata {
-            if entry.key == Self.requestIDKey || entry.key == Self.traceIDKey {
-                line += ",\"\(entry.key)\":"
-                Self.append(entry.value, to: &line)
-            } else {
-                rest.append(entry)
+            case .string(let text): bytes.append(contentsOf: text.utf8)
+            case .integer(let number): Self.appendDecimal(number, to: &bytes)
             }
         }
         if let source {
-            line += ",\"source\":"
-            Self.appendJSONString(source, to: &line)
+            bytes.append(contentsOf: " [".utf8)
+            bytes.append(contentsOf: source.utf8)
+            bytes.append(UInt8(ascii: "]"))
         }
-        if !rest.isEmpty {
-            line += ",\"metadata\":{"
-            for (index, entry) in rest.enumerated() {
-                if index > 0 { line += "," }
-                Self.appendJSONString(entry.key, to: &line)
-                line += ":"
-                Self.append(entry.value, to: &line)
-            }
-            line += "}"
-        }
-        return line + "}\n"
+        bytes.append(UInt8(ascii: " "))
+        bytes.append(contentsOf: message.utf8)
+        bytes.append(UInt8(ascii: "\n"))
     }
 
-    static func append(_ value: Value, to line: inout String) {
+    private func appendJSON(to bytes: inout [UInt8]) {
+        bytes.append(contentsOf: #"{"timestamp":""#.utf8)
+        Self.appendISO8601(timestamp, to: &bytes)
+        bytes.append(contentsOf: #"","level":"#.utf8)
+        Self.appendJSONString(level, to: &bytes)
+        bytes.append(contentsOf: #","message":"#.utf8)
+        Self.appendJSONString(message, to: &bytes)
+        bytes.append(contentsOf: #","logger":"#.utf8)
+        Self.appendJSONString(label, to: &bytes)
+        var others = 0
+        for entry in metadata {
+            if entry.key == Self.requestIDKey || entry.key == Self.traceIDKey {
+                bytes.append(UInt8(ascii: ","))
+                Self.appendJSONString(entry.key, to: &bytes)
+                bytes.append(UInt8(ascii: ":"))
+                Self.append(entry.value, to: &bytes)
+            } else {
+                others += 1
+            }
+        }
+        if let source {
+            bytes.append(contentsOf: #","source":"#.utf8)
+            Self.appendJSONString(source, to: &bytes)
+        }
+        if others > 0 {
+            bytes.append(contentsOf: #","metadata":{"#.utf8)
+            var first = true
+            for entry in metadata where entry.key != Self.requestIDKey && entry.key != Self.traceIDKey {
+                if !first { bytes.append(UInt8(ascii: ",")) }
+                first = false
+                Self.appendJSONString(entry.key, to: &bytes)
+                bytes.append(UInt8(ascii: ":"))
+                Self.append(entry.value, to: &bytes)
+            }
+            bytes.append(UInt8(ascii: "}"))
+        }
+        bytes.append(contentsOf: "}\n".utf8)
+    }
+
+    static func append(_ value: Value, to bytes: inout [UInt8]) {
         switch value {
-        case .string(let text): appendJSONString(text, to: &line)
-        case .integer(let number): line += String(number)
+        case .string(let text): appendJSONString(text, to: &bytes)
+        case .integer(let number): appendDecimal(number, to: &bytes)
         }
     }
 
-    /// `text` as a JSON string literal: quotes, backslashes and control characters escaped.
-    static func appendJSONString(_ text: String, to line: inout String) {
-        line += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": line += "\\\""
-            case "\\": line += "\\\\"
-            case "\n": line += "\\n"
-            case "\r": line += "\\r"
-            case "\t": line += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F || (0x2028...0x2029).contains(scalar.value):
-                let hex = String(scalar.value, radix: 16)
-                line += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: line.unicodeScalars.append(scalar)
+    /// `text` as a JSON string literal: quotes, backslashes, control characters and the two JavaScript line
+    /// separators escaped.
+    static func appendJSONString(_ text: String, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "\""))
+        var utf8 = text.utf8.makeIterator()
+        while let byte = utf8.next() {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: #"\""#.utf8)
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: #"\\"#.utf8)
+            case UInt8(ascii: "\n"): bytes.append(contentsOf: #"\n"#.utf8)
+            case UInt8(ascii: "\r"): bytes.append(contentsOf: #"\r"#.utf8)
+            case UInt8(ascii: "\t"): bytes.append(contentsOf: #"\t"#.utf8)
+            case 0..<0x20, 0x7F: appendUnicodeEscape(UInt32(byte), to: &bytes)
+            case 0xE2:
+                // U+2028 and U+2029 are E2 80 A8 and E2 80 A9.
+                let second = utf8.next()
+                let third = second == nil ? nil : utf8.next()
+                if second == 0x80, let third, third == 0xA8 || third == 0xA9 {
+                    appendUnicodeEscape(third == 0xA8 ? 0x2028 : 0x2029, to: &bytes)
+                } else {
+                    bytes.append(byte)
+                    if let second { bytes.append(second) }
+                    if let third { bytes.append(third) }
+                }
+            default: bytes.append(byte)
             }
         }
-        line += "\""
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    private static func appendUnicodeEscape(_ value: UInt32, to bytes: inout [UInt8]) {
+        bytes.append(contentsOf: #"\u"#.utf8)
+        for shift in stride(from: 12, through: 0, by: -4) {
+            bytes.append(hexDigits[Int((value >> UInt32(shift)) & 0xF)])
+        }
+    }
+
+    static func appendDecimal(_ number: Int64, to bytes: inout [UInt8]) {
+        if number < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = number.magnitude
+        var width = 1
+        var probe = magnitude
+        while probe >= 10 {
+            probe /= 10
+            width += 1
+        }
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width))
+        for position in stride(from: start + width - 1, through: start, by: -1) {
+            bytes[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+            magnitude /= 10
+        }
     }
 
     /// `2026-12-01T14:33:15.123Z`.
     static func iso8601(_ time: timespec) -> String {
+        var bytes: [UInt8] = []
+        appendISO8601(time, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func appendISO8601(_ time: timespec, to bytes: inout [UInt8]) {
         var seconds = time_t(time.tv_sec)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        let fields: [(value: Int, width: Int, separator: UInt8)] = [
-            (Int(parts.tm_year) + 1900, 4, UInt8(ascii: "-")), (Int(parts.tm_mon) + 1, 2, UInt8(ascii: "-")),
-            (Int(parts.tm_mday), 2, UInt8(ascii: "T")), (Int(parts.tm_hour), 2, UInt8(ascii: ":")), (Int(parts.tm_min), 2, UInt8(ascii: ":")),
-            (Int(parts.tm_sec), 2, UInt8(ascii: ".")), (Int(time.tv_nsec / 1_000_000), 3, UInt8(ascii: "Z")),
-        ]
-        return String(unsafeUninitializedCapacity: 24) { buffer in
-            var index = 0
-            for field in fields {
-                var value = max(0, field.value)
-                for position in stride(from: field.width - 1, through: 0, by: -1) {
-                    buffer[index + position] = UInt8(ascii: "0") + UInt8(value % 10)
-                    value /= 10
-                }
-                index += field.width
-                buffer[index] = field.separator
-                index += 1
+        func field(_ value: Int, width: Int, then separator: UInt8) {
+            var value = max(0, value)
+            let start = bytes.count
+            for _ in 0..<width { bytes.append(UInt8(ascii: "0")) }
+            for position in stride(from: start + width - 1, through: start, by: -1) {
+                bytes[position] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
             }
-            return index
+            bytes.append(separator)
         }
+        field(Int(parts.tm_year) + 1900, width: 4, then: UInt8(ascii: "-"))
+        field(Int(parts.tm_mon) + 1, width: 2, then: UInt8(ascii: "-"))
+        field(Int(parts.tm_mday), width: 2, then: UInt8(ascii: "T"))
+        field(Int(parts.tm_hour), width: 2, then: UInt8(ascii: ":"))
+        field(Int(parts.tm_min), width: 2, then: UInt8(ascii: ":"))
+        field(Int(parts.tm_sec), width: 2, then: UInt8(ascii: "."))
+        field(Int(time.tv_nsec / 1_000_000), width: 3, then: UInt8(ascii: "Z"))
     }
 }

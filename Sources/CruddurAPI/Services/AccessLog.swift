@@ -70,7 +70,8 @@ public final class AccessLog: Service, Sendable {
             }
             return (buffer.entries, buffer.dropped, buffer.stopped)
         }
-        var text = ""
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(entries.count * 200)
         for entry in entries {
             var metadata: [(key: String, value: LogLine.Value)] = [
                 (LogLine.requestIDKey, .string(entry.requestID)), ("method", .string(entry.method)), ("route", .string(entry.route)),
@@ -78,17 +79,16 @@ public final class AccessLog: Service, Sendable {
                 ("bytes", .integer(entry.bytes)),
             ]
             if let traceID = entry.traceID { metadata.insert((LogLine.traceIDKey, .string(traceID.description)), at: 1) }
-            text += LogLine(
-                timestamp: entry.timestamp, level: "info", label: "cruddur.access", message: "access", source: nil, metadata: metadata
-            ).rendered(format)
+            LogLine(timestamp: entry.timestamp, level: "info", label: "cruddur.access", message: "access", source: nil, metadata: metadata)
+                .append(to: &bytes, format: format)
         }
         if dropped > 0 {
-            text += LogLine(
+            LogLine(
                 timestamp: LogLine.now(), level: "warning", label: "cruddur.access", message: "Access log lines dropped: the buffer was full",
                 source: nil, metadata: [("dropped", .integer(Int64(dropped)))]
-            ).rendered(format)
+            ).append(to: &bytes, format: format)
         }
-        if !text.isEmpty { write(text) }
+        if !bytes.isEmpty { write(String(decoding: bytes, as: UTF8.self)) }
         return stopped
     }
 
