@@ -11,7 +11,7 @@ private let systemWrite = Darwin.write
 
 /// Writes each event as one ``LogLine`` on stderr, whole lines only (one `write` under a process-wide lock).
 ///
-/// Hummingbird's own per-request key (`hb.request.id`) is left out: `request_id` carries the same request's id.
+/// Hummingbird's own per-request key (`hb.request.id`) is left out: `request_id` is the request's id (`X-Request-Id`).
 struct LineLogHandler: LogHandler {
     static let hummingbirdRequestIDKey = "hb.request.id"
 
