@@ -54,6 +54,7 @@ let package = Package(
         .target(
             name: "CruddurTracing",
             dependencies: [
+                "CruddurLogging",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),

@@ -105,9 +105,11 @@ public func buildApplication(
         try CognitoRegistrar(settings: $0, users: CognitoUserRepository(pool: pool, logger: logger), logger: logger)
     }
     let accessLog = configuration.accessLog ? AccessLog(format: configuration.logFormat) : nil
+    // One generator for every request id this server makes: the middleware's and the request deadline's `408`.
+    let requestIDs = IDGenerator()
     let router = buildRouter(
         configuration: configuration, activities: activities, users: users, authors: authors, registrar: registrar, web: web,
-        document: document, feedCache: feedCache, accessLog: accessLog, metrics: metrics
+        document: document, feedCache: feedCache, accessLog: accessLog, metrics: metrics, requestIDs: requestIDs
     )
     let purger = ExpiryPurger(
         activities: activities, interval: configuration.purgeInterval, batchSize: configuration.purgeBatchSize, logger: logger,
@@ -131,7 +133,9 @@ public func buildApplication(
         router: router,
         server: .http1(
             configuration: .init(
-                additionalChannelHandlers: [RequestDeadlineHandler(timeout: .nanoseconds(Int64(configuration.requestTimeout / .nanoseconds(1))))],
+                additionalChannelHandlers: [
+                    RequestDeadlineHandler(timeout: .nanoseconds(Int64(configuration.requestTimeout / .nanoseconds(1))), requestIDs: requestIDs)
+                ],
                 idleTimeout: .nanoseconds(Int64(configuration.idleTimeout / .nanoseconds(1))),
                 httpDecoderConfiguration: .init(maxHeaderFieldSize: 8 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100)
             )),
@@ -149,11 +153,13 @@ public func buildApplication(
 func buildRouter(
     configuration: APIConfiguration, activities: ActivityRepository, users: UserRepository, authors: ActivityAuthorResolver,
     registrar: CognitoRegistrar? = nil, web: WebAssets, document: OpenAPIDocument, feedCache: FeedCache? = nil,
-    accessLog: AccessLog? = nil, metrics: ServerMetrics? = nil
+    accessLog: AccessLog? = nil, metrics: ServerMetrics? = nil, requestIDs: IDGenerator = IDGenerator()
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
     // Outermost: every answer, whichever middleware gives it, carries the request's id, is counted, traced and in the access log.
-    router.add(middleware: RequestObservationMiddleware(tracer: configuration.traceExport?.tracer, metrics: metrics, accessLog: accessLog))
+    router.add(
+        middleware: RequestObservationMiddleware(
+            requestIDs: requestIDs, tracer: configuration.traceExport?.tracer, metrics: metrics, accessLog: accessLog))
     router.add(middleware: APIResponseHeadersMiddleware())
     if let allowedHosts = configuration.allowedHosts {
         router.add(middleware: HostCheckMiddleware(allowedHosts: allowedHosts))

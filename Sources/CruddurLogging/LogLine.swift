@@ -86,16 +86,16 @@ public struct LogLine: Sendable {
         bytes.append(contentsOf: #"{"timestamp":""#.utf8)
         Self.appendISO8601(timestamp, to: &bytes)
         bytes.append(contentsOf: #"","level":"#.utf8)
-        Self.appendJSONString(level, to: &bytes)
+        JSONText.appendString(level, to: &bytes)
         bytes.append(contentsOf: #","message":"#.utf8)
-        Self.appendJSONString(message, to: &bytes)
+        JSONText.appendString(message, to: &bytes)
         bytes.append(contentsOf: #","logger":"#.utf8)
-        Self.appendJSONString(label, to: &bytes)
+        JSONText.appendString(label, to: &bytes)
         var others = 0
         for entry in metadata {
             if entry.key == Self.requestIDKey || entry.key == Self.traceIDKey {
                 bytes.append(UInt8(ascii: ","))
-                Self.appendJSONString(entry.key, to: &bytes)
+                JSONText.appendString(entry.key, to: &bytes)
                 bytes.append(UInt8(ascii: ":"))
                 Self.append(entry.value, to: &bytes)
             } else {
@@ -104,7 +104,7 @@ public struct LogLine: Sendable {
         }
         if let source {
             bytes.append(contentsOf: #","source":"#.utf8)
-            Self.appendJSONString(source, to: &bytes)
+            JSONText.appendString(source, to: &bytes)
         }
         if others > 0 {
             bytes.append(contentsOf: #","metadata":{"#.utf8)
@@ -112,7 +112,7 @@ public struct LogLine: Sendable {
             for entry in metadata where entry.key != Self.requestIDKey && entry.key != Self.traceIDKey {
                 if !first { bytes.append(UInt8(ascii: ",")) }
                 first = false
-                Self.appendJSONString(entry.key, to: &bytes)
+                JSONText.appendString(entry.key, to: &bytes)
                 bytes.append(UInt8(ascii: ":"))
                 Self.append(entry.value, to: &bytes)
             }
@@ -123,47 +123,8 @@ public struct LogLine: Sendable {
 
     static func append(_ value: Value, to bytes: inout [UInt8]) {
         switch value {
-        case .string(let text): appendJSONString(text, to: &bytes)
+        case .string(let text): JSONText.appendString(text, to: &bytes)
         case .integer(let number): appendDecimal(number, to: &bytes)
-        }
-    }
-
-    /// `text` as a JSON string literal: quotes, backslashes, control characters and the two JavaScript line
-    /// separators escaped.
-    static func appendJSONString(_ text: String, to bytes: inout [UInt8]) {
-        bytes.append(UInt8(ascii: "\""))
-        var utf8 = text.utf8.makeIterator()
-        while let byte = utf8.next() {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: #"\""#.utf8)
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: #"\\"#.utf8)
-            case UInt8(ascii: "\n"): bytes.append(contentsOf: #"\n"#.utf8)
-            case UInt8(ascii: "\r"): bytes.append(contentsOf: #"\r"#.utf8)
-            case UInt8(ascii: "\t"): bytes.append(contentsOf: #"\t"#.utf8)
-            case 0..<0x20, 0x7F: appendUnicodeEscape(UInt32(byte), to: &bytes)
-            case 0xE2:
-                // U+2028 and U+2029 are E2 80 A8 and E2 80 A9.
-                let second = utf8.next()
-                let third = second == nil ? nil : utf8.next()
-                if second == 0x80, let third, third == 0xA8 || third == 0xA9 {
-                    appendUnicodeEscape(third == 0xA8 ? 0x2028 : 0x2029, to: &bytes)
-                } else {
-                    bytes.append(byte)
-                    if let second { bytes.append(second) }
-                    if let third { bytes.append(third) }
-                }
-            default: bytes.append(byte)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
-    }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
-    private static func appendUnicodeEscape(_ value: UInt32, to bytes: inout [UInt8]) {
-        bytes.append(contentsOf: #"\u"#.utf8)
-        for shift in stride(from: 12, through: 0, by: -4) {
-            bytes.append(hexDigits[Int((value >> UInt32(shift)) & 0xF)])
         }
     }
 
@@ -185,12 +146,6 @@ public struct LogLine: Sendable {
     }
 
     /// `2026-12-01T14:33:15.123Z`.
-    static func iso8601(_ time: timespec) -> String {
-        var bytes: [UInt8] = []
-        appendISO8601(time, to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
     static func appendISO8601(_ time: timespec, to bytes: inout [UInt8]) {
         var seconds = time_t(time.tv_sec)
         var parts = tm()

@@ -1,3 +1,4 @@
+import CruddurLogging
 import Tracing
 
 /// An `ExportTraceServiceRequest` (OTLP 1.x, `opentelemetry/proto/collector/trace/v1`), in the binary protobuf
@@ -290,21 +291,7 @@ private struct JSONWriter {
     }
 
     mutating func string(_ text: String) {
-        bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): raw(#"\""#)
-            case UInt8(ascii: "\\"): raw(#"\\"#)
-            case 0x0A: raw(#"\n"#)
-            case 0x0D: raw(#"\r"#)
-            case 0x09: raw(#"\t"#)
-            case 0..<0x20:
-                raw(#"\u00"#)
-                bytes.append(contentsOf: Hex.string(UInt64(byte)).utf8.suffix(2))
-            default: bytes.append(byte)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
+        JSONText.appendString(text, to: &bytes)
     }
 
     /// A 64-bit integer, as a string (protobuf's JSON mapping of int64 and fixed64).

@@ -1,3 +1,4 @@
+import CruddurTracing
 import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
@@ -25,6 +26,7 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     private let timeout: TimeAmount
+    private let requestIDs: IDGenerator
     private var state = State.waiting
     /// Whether the current request's response head has gone out (then no `408` can be written).
     private var responseStarted = false
@@ -34,8 +36,9 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var requestStartedAt: NIODeadline?
     private var timer: Scheduled<Void>?
 
-    init(timeout: TimeAmount) {
+    init(timeout: TimeAmount, requestIDs: IDGenerator) {
         self.timeout = timeout
+        self.requestIDs = requestIDs
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -110,7 +113,7 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
                 status: .requestTimeout,
                 headerFields: [
                     .contentType: "application/json; charset=utf-8", .contentLength: String(body.readableBytes), .connection: "close",
-                    .xContentTypeOptions: "nosniff", .cacheControl: "no-store", .xRequestID: RequestID.generate(),
+                    .xContentTypeOptions: "nosniff", .cacheControl: "no-store", .xRequestID: requestIDs.hex128(),
                 ]
             )
             context.write(wrapOutboundOut(.head(head)), promise: nil)

@@ -18,12 +18,13 @@ import Tracing
 /// - Metrics (`METRICS_PORT`): requests in flight, and each one's duration by method, route template and status class.
 /// - The access log (`ACCESS_LOG`): one line per request.
 struct RequestObservationMiddleware<Context: RequestContext>: RouterMiddleware {
+    let requestIDs: IDGenerator
     let tracer: OTLPTracer?
     let metrics: ServerMetrics?
     let accessLog: AccessLog?
-    private let ids = IDGenerator()
 
-    init(tracer: OTLPTracer? = nil, metrics: ServerMetrics? = nil, accessLog: AccessLog? = nil) {
+    init(requestIDs: IDGenerator, tracer: OTLPTracer? = nil, metrics: ServerMetrics? = nil, accessLog: AccessLog? = nil) {
+        self.requestIDs = requestIDs
         self.tracer = tracer
         self.metrics = metrics
         self.accessLog = accessLog
@@ -31,7 +32,7 @@ struct RequestObservationMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let values = request.headers[values: .xRequestID]
-        let id = values.count == 1 && RequestID.isWellFormed(values[0]) ? values[0] : ids.hex128()
+        let id = values.count == 1 && RequestID.isWellFormed(values[0]) ? values[0] : requestIDs.hex128()
         var context = context
         context.logger[metadataKey: LogLine.requestIDKey] = .string(id)
         metrics?.requestStarted()
@@ -127,7 +128,7 @@ extension Logger.MetadataProvider {
     }
 }
 
-/// Request ids: the shape accepted from callers, and new ones.
+/// Request ids: the shape accepted from callers (new ones come from ``IDGenerator/hex128()``).
 enum RequestID {
     static func isWellFormed(_ value: String) -> Bool {
         (1...128).contains(value.utf8.count)
@@ -136,16 +137,5 @@ enum RequestID {
                     || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
                     || byte == UInt8(ascii: "-")
             }
-    }
-
-    /// 32 random hexadecimal digits from the system's generator (for the rare answer made outside the middleware).
-    static func generate() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return pad(generator.next()) + pad(generator.next())
-    }
-
-    private static func pad(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 }

@@ -195,6 +195,9 @@ struct HTTPHardeningTests {
                 #expect(elapsed < .seconds(4), "\(name): the connection stayed open for \(elapsed)")
                 #expect(RawHTTP.status(response) == 408, "\(name): \(response)")
                 #expect(response.contains(#"{"error":"request_timeout""#), "\(name)")
+                #expect(
+                    response.range(of: #"(?i)\r\nx-request-id: [0-9a-f]{32}\r\n"#, options: .regularExpression) != nil,
+                    "\(name): the 408 carries a new request id: \(response)")
             }
             // On a kept-alive connection the clock restarts with each request: a slow one that follows a quick one
             // 0.7 s later gets its own full second, then is cut off.
