@@ -172,21 +172,30 @@ struct TracingTests {
         let control = try await LocalServer.start(database: database, environment: ["ACCESS_LOG": "off"])
         defer { control.process.signal(SIGTERM) }
 
-        var slowest: Duration = .zero
-        var slowestControl: Duration = .zero
+        var durations: [Duration] = []
+        var controlDurations: [Duration] = []
         for round in 0..<300 {
             let path = round % 2 == 0 ? "/api/activities/home" : "/api/health"
             let started = ContinuousClock.now
             let reply = try await HTTP.request("GET", server.base + path)
             #expect(reply.status == 200)
-            slowest = max(slowest, .now - started)
+            durations.append(.now - started)
             let controlStarted = ContinuousClock.now
             _ = try await HTTP.request("GET", control.base + path)
-            slowestControl = max(slowestControl, .now - controlStarted)
+            controlDurations.append(.now - controlStarted)
         }
-        #expect(
-            slowest < max(.seconds(1), slowestControl + .milliseconds(500)),
-            "the slowest request took \(slowest) (the untraced server's slowest: \(slowestControl))")
+        // A collector's trouble on the request path would hold up every request while a batch is stuck (a hanging
+        // collector holds each batch for the 1 s export timeout): many slow requests. A stall of this loaded machine
+        // hits a request or two, on either server; so the bounds are on the many, with the control's as the baseline.
+        durations.sort()
+        controlDurations.sort()
+        let slow = durations.filter { $0 > .milliseconds(250) }.count
+        let slowControl = controlDurations.filter { $0 > .milliseconds(250) }.count
+        let summary = "slowest \(durations.suffix(5)), untraced server's slowest \(controlDurations.suffix(5))"
+        #expect(slow <= slowControl + 5, "\(slow) requests over 250 ms (untraced server: \(slowControl)); \(summary)")
+        #expect(durations[297] < max(.seconds(1), controlDurations[297] + .milliseconds(500)), "99th percentile: \(summary)")
+        #expect(durations[150] < controlDurations[150] * 2 + .milliseconds(20), "median: \(summary)")
+        #expect(durations[299] < .seconds(5), "no request waits for the collector: \(summary)")
 
         // Every batch fails (refused, 503 retried past OTEL_BSP_EXPORT_TIMEOUT, or unanswered): counted, and while a
         // batch hangs the queue fills and further spans are dropped, also counted.
