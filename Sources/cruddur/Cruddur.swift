@@ -25,9 +25,6 @@ struct Cruddur: AsyncParsableCommand {
     static func main() async {
         do {
             var command = try parseAsRoot()
-            if command is ServeCommand {
-                ServeCommand.tuneProcess()
-            }
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

@@ -8,7 +8,6 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
-import NIOPosix
 import ServiceLifecycle
 
 /// `cruddur serve`: runs the HTTP API on `HOST`:`PORT` against `CONNECTION_URL` or the local cluster.
@@ -68,15 +67,6 @@ struct ServeCommand: AsyncParsableCommand {
                     ])
                 try await Self.run(app, host: configuration.host, port: configuration.port, logger: logger)
             }
-        }
-    }
-
-    /// Process-wide settings for the server, applied on the main thread before any task runs (measured with
-    /// `scripts/bench`, see docs/performance.md): Swift concurrency runs on NIO's event loops, so a request's
-    /// handler and its socket and database I/O share threads instead of hopping between two pools.
-    static func tuneProcess() {
-        if ProcessInfo.processInfo.environment["CRUDDUR_NIO_EXECUTOR"] != "0" {
-            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }
     }
 
