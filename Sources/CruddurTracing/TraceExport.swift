@@ -116,7 +116,7 @@ struct SpanBatcher: Service, CustomStringConvertible {
 
     func run() async throws {
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: settings.requestTimeout.timeAmount, read: settings.requestTimeout.timeAmount)
+        configuration.timeout = .init(connect: TimeAmount(settings.requestTimeout), read: TimeAmount(settings.requestTimeout))
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.redirectConfiguration = .disallow
         // The exporter's own requests are not traced: each would be a span to export, and so on for ever.
@@ -188,7 +188,7 @@ struct OTLPSender: Sendable {
             let failure: ExportFailure
             var retryAfter: Duration?
             do {
-                let response = try await client.execute(request, timeout: min(remaining, settings.requestTimeout).timeAmount)
+                let response = try await client.execute(request, timeout: TimeAmount(min(remaining, settings.requestTimeout)))
                 _ = try? await response.body.collect(upTo: 1 << 16)
                 if (200..<300).contains(response.status.code) { return nil }
                 failure = .status(Int(response.status.code))
@@ -220,12 +220,5 @@ enum ExportFailure: Error, Equatable, CustomStringConvertible {
         case .timedOut: "the collector did not answer within the export timeout"
         case .unreachable(let kind): "the collector could not be reached (\(kind))"
         }
-    }
-}
-
-extension Duration {
-    var timeAmount: TimeAmount {
-        let (seconds, attoseconds) = components
-        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }

@@ -3,6 +3,7 @@ import CruddurAWS
 import CruddurDatabase
 import CruddurDomain
 import Logging
+import NIOCore
 
 /// Gives a verified Cognito user whose post-confirmation trigger failed their `users` row on first use, from the
 /// pool's own answer: `GetUser` with their access token (no AWS credentials needed), then the very upsert the
@@ -23,7 +24,7 @@ struct CognitoRegistrar: Sendable {
     /// connection is refused instead of retrying until the deadline.
     private func getUser(accessToken: String, logger: Logger) async throws -> CognitoIdentityProviderClient.User {
         var httpConfiguration = HTTPClient.Configuration()
-        httpConfiguration.timeout = .init(connect: timeout.timeAmount, read: timeout.timeAmount)
+        httpConfiguration.timeout = .init(connect: TimeAmount(timeout), read: TimeAmount(timeout))
         httpConfiguration.connectionPool.retryConnectionEstablishment = false
         httpConfiguration.redirectConfiguration = .disallow
         let httpClient = HTTPClient(

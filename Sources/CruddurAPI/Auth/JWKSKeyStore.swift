@@ -125,7 +125,7 @@ actor JWKSKeyStore {
     /// redirects.
     private static func fetch(url: String, timeout: Duration, logger: Logger) async -> Result<KeySet, FetchFailure> {
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: timeout.timeAmount, read: timeout.timeAmount)
+        configuration.timeout = .init(connect: TimeAmount(timeout), read: TimeAmount(timeout))
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.redirectConfiguration = .disallow
         let httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration, backgroundActivityLogger: logger)
@@ -148,7 +148,7 @@ actor JWKSKeyStore {
             return try await withFetchDeadline(timeout) {
                 var request = HTTPClientRequest(url: url)
                 request.headers.add(name: "Accept", value: "application/json")
-                let response = try await httpClient.execute(request, timeout: timeout.timeAmount, logger: logger)
+                let response = try await httpClient.execute(request, timeout: TimeAmount(timeout), logger: logger)
                 guard response.status == .ok else {
                     return .failure(FetchFailure(reason: "the JWKS endpoint answered HTTP \(response.status.code)"))
                 }
@@ -259,13 +259,5 @@ struct KeySet: Sendable {
         let use: String?
         let n: String?
         let e: String?
-    }
-}
-
-extension Duration {
-    /// The same span as NIO's `TimeAmount`.
-    var timeAmount: TimeAmount {
-        let (seconds, attoseconds) = components
-        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }
