@@ -21,8 +21,13 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers = self.headers
         headers[.contentType] = "application/json; charset=utf-8"
-        let body = JSONWriter.object([("error", .string(code)), ("message", .string(message))])
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+        var json = JSONWriter()
+        json.raw(#"{"error":"#)
+        json.string(code)
+        json.raw(#","message":"#)
+        json.string(message)
+        json.raw("}")
+        return Response(status: status, headers: headers, body: .init(byteBuffer: json.buffer))
     }
 
     static let databaseUnavailable = APIError(
@@ -36,11 +41,17 @@ struct ValidationErrorResponse: HTTPResponseError {
     var status: HTTPResponse.Status { .unprocessableContent }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = JSONWriter.array(codes.map { .string($0.rawValue) })
+        var json = JSONWriter()
+        json.raw("[")
+        for (index, code) in codes.enumerated() {
+            if index > 0 { json.raw(",") }
+            json.string(code.rawValue)
+        }
+        json.raw("]")
         return Response(
             status: status,
             headers: [.contentType: "application/json; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(string: body))
+            body: .init(byteBuffer: json.buffer)
         )
     }
 }

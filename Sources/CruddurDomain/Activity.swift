@@ -24,14 +24,41 @@ public struct Timestamp: Sendable, Hashable, Comparable {
 
     /// ISO-8601 in UTC with microseconds, e.g. `2026-11-26T10:32:57.123456Z`.
     public var iso8601: String {
-        let micros = microsecondsSinceEpoch
-        let seconds = micros.floorDivided(by: 1_000_000)
-        let fraction = micros - seconds * 1_000_000
-        let days = seconds.floorDivided(by: 86_400)
-        let secondOfDay = seconds - days * 86_400
-        let (year, month, day) = Self.civilDate(daysSinceEpoch: days)
+        let (year, month, day, secondOfDay, fraction) = fields
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
             + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(fraction, 6))Z"
+    }
+
+    /// ``iso8601``'s UTF-8 bytes appended to `bytes`, without building a string (the feed writes two per row).
+    public func appendISO8601(to bytes: inout [UInt8]) {
+        let (year, month, day, secondOfDay, fraction) = fields
+        guard (0...9999).contains(year) else {
+            bytes.append(contentsOf: iso8601.utf8)
+            return
+        }
+        appendDigits(year, 4, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        appendDigits(month, 2, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        appendDigits(day, 2, to: &bytes)
+        bytes.append(UInt8(ascii: "T"))
+        appendDigits(secondOfDay / 3600, 2, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        appendDigits(secondOfDay / 60 % 60, 2, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        appendDigits(secondOfDay % 60, 2, to: &bytes)
+        bytes.append(UInt8(ascii: "."))
+        appendDigits(fraction, 6, to: &bytes)
+        bytes.append(UInt8(ascii: "Z"))
+    }
+
+    /// The UTC calendar date, the second of its day and the microseconds past that second.
+    private var fields: (year: Int64, month: Int64, day: Int64, secondOfDay: Int64, fraction: Int64) {
+        let micros = microsecondsSinceEpoch
+        let seconds = micros.floorDivided(by: 1_000_000)
+        let days = seconds.floorDivided(by: 86_400)
+        let (year, month, day) = Self.civilDate(daysSinceEpoch: days)
+        return (year, month, day, seconds - days * 86_400, micros - seconds * 1_000_000)
     }
 
     /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
@@ -46,6 +73,18 @@ public struct Timestamp: Sendable, Hashable, Comparable {
         let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
         return (year, month, day)
+    }
+}
+
+/// `value` (0 or more, under 10^width) as exactly `width` decimal digits.
+private func appendDigits(_ value: Int64, _ width: Int, to bytes: inout [UInt8]) {
+    var divisor: Int64 = 1
+    for _ in 1..<width { divisor *= 10 }
+    var rest = value
+    while divisor > 0 {
+        bytes.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest / divisor))
+        rest %= divisor
+        divisor /= 10
     }
 }
 

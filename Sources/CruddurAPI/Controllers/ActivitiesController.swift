@@ -82,7 +82,7 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
         if page.count == limit, let last = page.last {
             link = "</api/activities/home?limit=\(limit)&cursor=\(last.cursor.token)>; rel=\"next\""
         }
-        return (ByteBuffer(string: ActivityJSON.feed(page)), link)
+        return (ActivityJSON.feed(page), link)
     }
 
     static func feedResponse(body: ByteBuffer, link: String?) -> Response {
@@ -181,7 +181,7 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
         Response(
             status: .ok,
             headers: [.contentType: "application/json; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(string: ActivityJSON.created(created)))
+            body: .init(byteBuffer: ActivityJSON.created(created))
         )
     }
 

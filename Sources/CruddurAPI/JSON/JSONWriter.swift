@@ -1,74 +1,39 @@
-/// A small JSON serialiser for the API's responses: exact field order, explicit nulls, no Foundation.
-enum JSONWriter {
-    enum Value {
-        case string(String)
-        case optionalString(String?)
-        case integer(Int64)
+import CruddurDomain
+import CruddurLogging
+import NIOCore
+
+/// A small JSON serialiser for the API's responses: exact field order, explicit nulls, written straight to UTF-8
+/// bytes (strings escaped by ``JSONText``, as log lines are). Keys are written by the caller as literal text.
+struct JSONWriter {
+    private(set) var bytes: [UInt8] = []
+
+    init(capacity: Int = 64) {
+        bytes.reserveCapacity(capacity)
     }
 
-    static func object(_ fields: [(String, Value)]) -> String {
-        var output = ""
-        appendObject(fields, to: &output)
-        return output
+    /// Literal JSON text: punctuation and keys, which need no escaping.
+    mutating func raw(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
-    static func array(_ values: [Value]) -> String {
-        var output = "["
-        for (index, value) in values.enumerated() {
-            if index > 0 { output.append(",") }
-            append(value, to: &output)
-        }
-        output.append("]")
-        return output
+    mutating func string(_ text: String) {
+        JSONText.appendString(text, to: &bytes)
     }
 
-    static func appendObject(_ fields: [(String, Value)], to output: inout String) {
-        output.append("{")
-        for (index, (key, value)) in fields.enumerated() {
-            if index > 0 { output.append(",") }
-            appendString(key, to: &output)
-            output.append(":")
-            append(value, to: &output)
-        }
-        output.append("}")
+    mutating func optionalString(_ text: String?) {
+        if let text { string(text) } else { raw("null") }
     }
 
-    static func append(_ value: Value, to output: inout String) {
-        switch value {
-        case .string(let text): appendString(text, to: &output)
-        case .optionalString(let text?): appendString(text, to: &output)
-        case .optionalString(nil): output.append("null")
-        case .integer(let number): output.append(String(number))
-        }
+    mutating func integer(_ number: Int64) {
+        bytes.append(contentsOf: String(number).utf8)
     }
 
-    /// Escapes per RFC 8259: quotes, backslash and control characters; everything else as UTF-8.
-    static func appendString(_ text: String, to output: inout String) {
-        output.append("\"")
-        var needsEscaping = false
-        for byte in text.utf8 where byte < 0x20 || byte == 0x22 || byte == 0x5C {
-            needsEscaping = true
-            break
-        }
-        guard needsEscaping else {
-            output.append(text)
-            output.append("\"")
-            return
-        }
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": output.append("\\\"")
-            case "\\": output.append("\\\\")
-            case "\n": output.append("\\n")
-            case "\r": output.append("\\r")
-            case "\t": output.append("\\t")
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                output.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
-            default:
-                output.unicodeScalars.append(scalar)
-            }
-        }
-        output.append("\"")
+    /// A timestamp as an ISO-8601 string with microseconds.
+    mutating func timestamp(_ instant: Timestamp) {
+        bytes.append(UInt8(ascii: "\""))
+        instant.appendISO8601(to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
     }
+
+    var buffer: ByteBuffer { ByteBuffer(bytes: bytes) }
 }

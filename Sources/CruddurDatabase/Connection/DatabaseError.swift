@@ -194,7 +194,9 @@ private final class DeadlineRace<Result: Sendable>: Sendable {
 
     func finish(_ outcome: Swift.Result<Result, any Error>) {
         let (continuation, work, timer) = state.withLockedValue { state in
-            guard state.outcome == nil else { return (nil, nil, nil) as (CheckedContinuation<Result, any Error>?, Task<Void, Never>?, Scheduled<Void>?) }
+            guard state.outcome == nil else {
+                return (nil, nil, nil) as (CheckedContinuation<Result, any Error>?, Task<Void, Never>?, Scheduled<Void>?)
+            }
             state.outcome = outcome
             // Drop every reference the race holds (the task and the timer capture the race): nothing outlives the call.
             defer {

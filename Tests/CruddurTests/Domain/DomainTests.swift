@@ -52,6 +52,20 @@ struct DomainTests {
         #expect(Timestamp(microsecondsSinceEpoch: -1).iso8601 == "1969-12-31T23:59:59.999999Z")
     }
 
+    @Test("the ISO-8601 bytes the JSON writer appends are the string's, in and out of the four-digit years")
+    func timestampBytes() {
+        var generator = SystemRandomNumberGenerator()
+        let edges: [Int64] = [0, -1, 1, 253_402_300_799_999_999, 253_402_300_800_000_000, -62_167_219_200_000_000, -62_167_219_200_000_001]
+        let random = (0..<2_000).map { _ in Int64.random(in: -80_000_000_000_000_000...300_000_000_000_000_000, using: &generator) }
+        for micros in edges + random {
+            let instant = Timestamp(microsecondsSinceEpoch: micros)
+            var bytes: [UInt8] = [UInt8(ascii: "x")]
+            instant.appendISO8601(to: &bytes)
+            #expect(String(decoding: bytes.dropFirst(), as: UTF8.self) == instant.iso8601, "\(micros)")
+        }
+        #expect(Timestamp(microsecondsSinceEpoch: 253_402_300_799_999_999).iso8601 == "9999-12-31T23:59:59.999999Z")
+    }
+
     @Test("limit: default, clamp, and refusals", arguments: ["0", "-1", "abc", "1.5", "", " 5", "1e3", "+5", "00"])
     func badLimits(raw: String) {
         #expect(FeedRequest.parse(limit: raw, cursor: nil) == .failure(.invalidLimit(raw)))
