@@ -4,30 +4,43 @@ public enum JSONText {
     /// separators (U+2028, U+2029) escaped; everything else passes as its UTF-8 bytes.
     public static func appendString(_ text: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
-        var utf8 = text.utf8.makeIterator()
-        while let byte = utf8.next() {
+        var text = text
+        text.withUTF8 { appendEscaped($0, to: &bytes) }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Copies runs of bytes that need no escape in one go, and escapes the rest.
+    private static func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
+        var runStart = 0
+        var index = 0
+        while index < utf8.count {
+            let byte = utf8[index]
+            if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") && byte != 0x7F && byte != 0xE2 {
+                index += 1
+                continue
+            }
+            // U+2028 and U+2029 are E2 80 A8 and E2 80 A9; any other E2 sequence passes unchanged.
+            let lineSeparator = byte == 0xE2 && index + 2 < utf8.count && utf8[index + 1] == 0x80 && (utf8[index + 2] | 1) == 0xA9
+            if byte == 0xE2 && !lineSeparator {
+                index += 1
+                continue
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: #"\""#.utf8)
             case UInt8(ascii: "\\"): bytes.append(contentsOf: #"\\"#.utf8)
             case UInt8(ascii: "\n"): bytes.append(contentsOf: #"\n"#.utf8)
             case UInt8(ascii: "\r"): bytes.append(contentsOf: #"\r"#.utf8)
             case UInt8(ascii: "\t"): bytes.append(contentsOf: #"\t"#.utf8)
-            case 0..<0x20, 0x7F: appendUnicodeEscape(UInt32(byte), to: &bytes)
             case 0xE2:
-                // U+2028 and U+2029 are E2 80 A8 and E2 80 A9; any other E2 sequence passes unchanged.
-                let second = utf8.next()
-                let third = second == nil ? nil : utf8.next()
-                if second == 0x80, let third, third == 0xA8 || third == 0xA9 {
-                    appendUnicodeEscape(third == 0xA8 ? 0x2028 : 0x2029, to: &bytes)
-                } else {
-                    bytes.append(byte)
-                    if let second { bytes.append(second) }
-                    if let third { bytes.append(third) }
-                }
-            default: bytes.append(byte)
+                appendUnicodeEscape(utf8[index + 2] == 0xA8 ? 0x2028 : 0x2029, to: &bytes)
+                index += 2
+            default: appendUnicodeEscape(UInt32(byte), to: &bytes)
             }
+            index += 1
+            runStart = index
         }
-        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<utf8.count]))
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)

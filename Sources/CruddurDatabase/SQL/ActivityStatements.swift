@@ -13,12 +13,13 @@ enum ActivityStatements {
 
     /// A ``feedColumns`` row.
     static func feedActivity(_ row: PostgresRow) throws -> FeedActivity {
-        let (uuid, displayName, handle, message, replies, reposts, likes, replyTo, expiresAt, createdAt) =
-            try row.decode((String, String, String, String, Int32, Int32, Int32, String?, Int64, Int64).self)
+        var cells = RowCells(row, statement: "feed")
         return FeedActivity(
-            uuid: uuid, displayName: displayName, handle: handle, message: message,
-            repliesCount: replies, repostsCount: reposts, likesCount: likes, replyToActivityUUID: replyTo,
-            expiresAt: Timestamp(microsecondsSinceEpoch: expiresAt), createdAt: Timestamp(microsecondsSinceEpoch: createdAt)
+            uuid: try cells.next(String.self), displayName: try cells.next(String.self), handle: try cells.next(String.self),
+            message: try cells.next(String.self), repliesCount: try cells.next(Int32.self), repostsCount: try cells.next(Int32.self),
+            likesCount: try cells.next(Int32.self), replyToActivityUUID: try cells.next(String?.self),
+            expiresAt: Timestamp(microsecondsSinceEpoch: try cells.next(Int64.self)),
+            createdAt: Timestamp(microsecondsSinceEpoch: try cells.next(Int64.self))
         )
     }
 
@@ -160,10 +161,13 @@ enum ActivityStatements {
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Row {
-            let columns = try row.decode((String?, String?, String?, String?, Int64?, Int64?, Int64?).self)
-            if let retryAfter = columns.6 { return .rateLimited(retryAfterSeconds: retryAfter) }
-            guard let uuid = columns.0, let displayName = columns.1, let handle = columns.2, let message = columns.3,
-                let createdAt = columns.4, let expiresAt = columns.5
+            var cells = RowCells(row, statement: Self.name)
+            let (uuid, displayName, handle, message) = (
+                try cells.next(String?.self), try cells.next(String?.self), try cells.next(String?.self), try cells.next(String?.self)
+            )
+            let (created, expires, retryAfter) = (try cells.next(Int64?.self), try cells.next(Int64?.self), try cells.next(Int64?.self))
+            if let retryAfter { return .rateLimited(retryAfterSeconds: retryAfter) }
+            guard let uuid, let displayName, let handle, let message, let createdAt = created, let expiresAt = expires
             else { throw MalformedRow(statement: Self.name) }
             return .created(
                 CreatedActivity(

@@ -7,7 +7,8 @@ import Testing
 
 @Suite("The API's JSON, written as bytes: the seed's fields in order, escaping, explicit nulls")
 struct ActivityJSONTests {
-    static let awkward = "quote \" backslash \\ newline \n tab \t nul \u{0} bell \u{7} del \u{7F} line sep \u{2028} para \u{2029} é ✓ 🙂 </script>"
+    static let awkward =
+        "quote \" backslash \\ newline \n tab \t nul \u{0} bell \u{7} del \u{7F} line sep \u{2028} para \u{2029} é ✓ 🙂 </script> € … ‰ \u{2027}\u{202A} ends with a separator \u{2028}"
 
     static func activity(message: String, replyTo: String?) -> FeedActivity {
         FeedActivity(
@@ -40,6 +41,12 @@ struct ActivityJSONTests {
         #expect(!text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F || $0 == "\u{2028}" || $0 == "\u{2029}" })
         #expect(text.contains(#"\n"#) && text.contains(#"\u0000"#) && text.contains(#"\u2028"#))
         #expect(ActivityJSON.feed([]).readableBytes == 2)
+        // Other three-byte characters that start with E2 pass unchanged, up to the last byte of the string.
+        for tail in ["€", "…", "\u{2028}", "x\u{2029}", "\u{2027}"] {
+            let buffer = ActivityJSON.feed([Self.activity(message: tail, replyTo: nil)])
+            let decoded = try #require(try JSONSerialization.jsonObject(with: Data(String(buffer: buffer).utf8)) as? [[String: Any]])
+            #expect(decoded.first?["message"] as? String == tail)
+        }
     }
 
     @Test("a created activity: the post's answer")
