@@ -8,14 +8,8 @@ enum ActivityJSON {
         json.raw("[")
         for (index, activity) in activities.enumerated() {
             if index > 0 { json.raw(",") }
-            json.raw(#"{"uuid":"#)
-            json.string(activity.uuid)
-            json.raw(#","display_name":"#)
-            json.string(activity.displayName)
-            json.raw(#","handle":"#)
-            json.string(activity.handle)
-            json.raw(#","message":"#)
-            json.string(activity.message)
+            appendOpening(
+                uuid: activity.uuid, displayName: activity.displayName, handle: activity.handle, message: activity.message, to: &json)
             json.raw(#","replies_count":"#)
             json.integer(Int64(activity.repliesCount))
             json.raw(#","reposts_count":"#)
@@ -36,19 +30,24 @@ enum ActivityJSON {
 
     static func created(_ activity: CreatedActivity) -> ByteBuffer {
         var json = JSONWriter(capacity: 300 + activity.message.utf8.count)
-        json.raw(#"{"uuid":"#)
-        json.string(activity.uuid)
-        json.raw(#","display_name":"#)
-        json.string(activity.displayName)
-        json.raw(#","handle":"#)
-        json.string(activity.handle)
-        json.raw(#","message":"#)
-        json.string(activity.message)
+        appendOpening(uuid: activity.uuid, displayName: activity.displayName, handle: activity.handle, message: activity.message, to: &json)
         json.raw(#","created_at":"#)
         json.timestamp(activity.createdAt)
         json.raw(#","expires_at":"#)
         json.timestamp(activity.expiresAt)
         json.raw("}")
         return json.buffer
+    }
+
+    /// The fields both shapes open with, in the seed's order.
+    private static func appendOpening(uuid: String, displayName: String, handle: String, message: String, to json: inout JSONWriter) {
+        json.raw(#"{"uuid":"#)
+        json.string(uuid)
+        json.raw(#","display_name":"#)
+        json.string(displayName)
+        json.raw(#","handle":"#)
+        json.string(handle)
+        json.raw(#","message":"#)
+        json.string(message)
     }
 }
