@@ -242,6 +242,10 @@ final class SpanQueue: Sendable {
         var spans: [FinishedSpan] = []
         var dropped = 0
         var flushRequested = false
+        /// Spans accepted since the start, and spans taken for export since the start: the queue is first in,
+        /// first out, so a span accepted as the n-th has left once n have been taken and their batches finished.
+        var accepted = 0
+        var taken = 0
     }
 
     init(capacity: Int) {
@@ -253,6 +257,7 @@ final class SpanQueue: Sendable {
         state.withLockedValue { state in
             if state.spans.count < capacity {
                 state.spans.append(span)
+                state.accepted += 1
             } else {
                 state.dropped += 1
             }
@@ -276,16 +281,23 @@ final class SpanQueue: Sendable {
         }
     }
 
+    /// How many spans the queue has accepted since the start.
+    var accepted: Int { state.withLockedValue { $0.accepted } }
+
     /// The oldest `limit` spans, removed from the queue.
     func take(upTo limit: Int) -> [FinishedSpan] {
+        takeBatch(upTo: limit).spans
+    }
+
+    /// The oldest `limit` spans, removed from the queue, and how many spans have been taken since the start with
+    /// these: once this batch is sent, every span accepted up to that count has left.
+    func takeBatch(upTo limit: Int) -> (spans: [FinishedSpan], through: Int) {
         state.withLockedValue { state in
-            if state.spans.count <= limit {
-                defer { state.spans = [] }
-                return state.spans
-            }
-            let batch = Array(state.spans.prefix(limit))
-            state.spans.removeFirst(limit)
-            return batch
+            let count = min(limit, state.spans.count)
+            let batch = Array(state.spans.prefix(count))
+            state.spans.removeFirst(count)
+            state.taken += count
+            return (batch, state.taken)
         }
     }
 }

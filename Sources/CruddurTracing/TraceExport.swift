@@ -64,18 +64,19 @@ public final class TraceExport: Sendable {
             logger: logger)
     }
 
-    /// Waits until the exporter has sent (or failed to send) a batch that started after this call, for at most
-    /// `limit`: for a process that may be frozen once it answers (a Lambda invocation), bootstrapped with a short
-    /// schedule delay. Returns whether a batch went.
+    /// Waits until every span ended before this call has been sent (or its batch has failed), for at most `limit`:
+    /// for a process that may be frozen once it answers (a Lambda invocation), bootstrapped with a short schedule
+    /// delay. Returns whether they went. A batch already on its way when this is called does not count unless it
+    /// carries them: the queue is first in, first out, and each finished batch records how far it reached.
     @discardableResult
     public func waitForExport(within limit: Duration) async -> Bool {
         let deadline = ContinuousClock.now + limit
-        let before = counters.snapshot
+        let target = tracer.queue.accepted
+        guard counters.finishedThrough < target else { return true }
         tracer.forceFlush()
         while ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(2))
-            let now = counters.snapshot
-            if now.exportedBatches > before.exportedBatches || now.failedBatches > before.failedBatches { return true }
+            if counters.finishedThrough >= target { return true }
         }
         return false
     }
@@ -83,13 +84,18 @@ public final class TraceExport: Sendable {
 
 /// Batches sent and failed; a failure streak is one warning, and its end one info line.
 final class TraceExportCounters: Sendable {
-    private let state = NIOLockedValueBox((statistics: TraceExport.Statistics(), failing: false))
+    private let state = NIOLockedValueBox((statistics: TraceExport.Statistics(), failing: false, finishedThrough: 0))
 
     var snapshot: TraceExport.Statistics { state.withLockedValue { $0.statistics } }
 
-    /// Counts one batch; returns whether it starts a failure streak, or ends one.
-    func record(success: Bool) -> (firstFailure: Bool, recovered: Bool) {
+    /// The queue's take count (``SpanQueue/takeBatch(upTo:)``) at the last finished batch: every span accepted up to
+    /// it has been sent or has failed.
+    var finishedThrough: Int { state.withLockedValue { $0.finishedThrough } }
+
+    /// Counts one batch, which reached `through` in the queue; returns whether it starts a failure streak, or ends one.
+    func record(success: Bool, through: Int) -> (firstFailure: Bool, recovered: Bool) {
         state.withLockedValue { state in
+            state.finishedThrough = max(state.finishedThrough, through)
             defer { state.failing = !success }
             if success {
                 state.statistics.exportedBatches += 1
@@ -132,7 +138,7 @@ struct SpanBatcher: Service, CustomStringConvertible {
                 var scheduled = ContinuousClock.now >= due || queue.takeFlushRequest()
                 if scheduled { due = ContinuousClock.now + scheduleDelay }
                 while queue.count >= settings.maxExportBatchSize || (scheduled && queue.count > 0) {
-                    await send(queue.take(upTo: settings.maxExportBatchSize), with: sender, deadline: .now + settings.exportTimeout)
+                    await send(queue.takeBatch(upTo: settings.maxExportBatchSize), with: sender, deadline: .now + settings.exportTimeout)
                     scheduled = false
                 }
             }
@@ -143,17 +149,18 @@ struct SpanBatcher: Service, CustomStringConvertible {
         logger.debug("Sending the spans left", metadata: ["count": "\(queue.count)"])
         let deadline = ContinuousClock.now + settings.exportTimeout
         while queue.count > 0 && ContinuousClock.now < deadline {
-            await send(queue.take(upTo: settings.maxExportBatchSize), with: sender, deadline: deadline)
+            await send(queue.takeBatch(upTo: settings.maxExportBatchSize), with: sender, deadline: deadline)
         }
         logger.debug("Closing the trace exporter's connections")
         try? await client.shutdown()
         logger.debug("Trace export stopped")
     }
 
-    private func send(_ batch: [FinishedSpan], with sender: OTLPSender, deadline: ContinuousClock.Instant) async {
+    private func send(_ taken: (spans: [FinishedSpan], through: Int), with sender: OTLPSender, deadline: ContinuousClock.Instant) async {
+        let batch = taken.spans
         guard !batch.isEmpty else { return }
         let result = await sender.send(encoder.encode(batch), deadline: deadline)
-        let outcome = counters.record(success: result == nil)
+        let outcome = counters.record(success: result == nil, through: taken.through)
         if let failure = result, outcome.firstFailure {
             logger.warning(
                 "Failed to export batch of spans; further failures are logged at debug level until one succeeds",

@@ -109,6 +109,15 @@ struct TracerTests {
         #expect(tracer.queue.take(upTo: 2).map(\.name) == ["span 0", "span 1"])
         #expect(tracer.queue.take(upTo: 10).map(\.name) == ["span 2", "span 3", "span 4"])
         #expect(tracer.queue.count == 0)
+        // What a flush waits for: the n-th accepted span has left once a finished batch reached n.
+        #expect(tracer.queue.accepted == 5)
+        for index in 0..<3 { tracer.startSpan("later \(index)", context: .topLevel, ofKind: .internal).end() }
+        #expect(tracer.queue.accepted == 8)
+        let first = tracer.queue.takeBatch(upTo: 2)
+        #expect(first.spans.map(\.name) == ["later 0", "later 1"] && first.through == 7)
+        let second = tracer.queue.takeBatch(upTo: 2)
+        #expect(second.spans.map(\.name) == ["later 2"] && second.through == 8)
+        #expect(tracer.queue.takeBatch(upTo: 2).through == 8)
     }
 
     @Test("an error is recorded by its type only: its text may hold values")
