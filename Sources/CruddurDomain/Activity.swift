@@ -24,19 +24,20 @@ public struct Timestamp: Sendable, Hashable, Comparable {
 
     /// ISO-8601 in UTC with microseconds, e.g. `2026-11-26T10:32:57.123456Z`.
     public var iso8601: String {
-        let (year, month, day, secondOfDay, fraction) = fields
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
-            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(fraction, 6))Z"
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(27)
+        appendISO8601(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// ``iso8601``'s UTF-8 bytes appended to `bytes`, without building a string (the feed writes two per row).
     public func appendISO8601(to bytes: inout [UInt8]) {
         let (year, month, day, secondOfDay, fraction) = fields
-        guard (0...9999).contains(year) else {
-            bytes.append(contentsOf: iso8601.utf8)
-            return
+        if (0...9999).contains(year) {
+            appendDigits(year, 4, to: &bytes)
+        } else {
+            bytes.append(contentsOf: pad(year, 4).utf8)
         }
-        appendDigits(year, 4, to: &bytes)
         bytes.append(UInt8(ascii: "-"))
         appendDigits(month, 2, to: &bytes)
         bytes.append(UInt8(ascii: "-"))

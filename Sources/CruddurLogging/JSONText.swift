@@ -43,6 +43,24 @@ public enum JSONText {
         bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<utf8.count]))
     }
 
+    /// `number` in decimal digits, as JSON writes an integer (log lines and the API share it).
+    public static func appendInteger(_ number: Int64, to bytes: inout [UInt8]) {
+        if number < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = number.magnitude
+        var width = 1
+        var probe = magnitude
+        while probe >= 10 {
+            probe /= 10
+            width += 1
+        }
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width))
+        for position in stride(from: start + width - 1, through: start, by: -1) {
+            bytes[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+            magnitude /= 10
+        }
+    }
+
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
     private static func appendUnicodeEscape(_ value: UInt32, to bytes: inout [UInt8]) {

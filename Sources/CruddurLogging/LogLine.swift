@@ -69,7 +69,7 @@ public struct LogLine: Sendable {
             bytes.append(UInt8(ascii: "="))
             switch value {
             case .string(let text): bytes.append(contentsOf: text.utf8)
-            case .integer(let number): Self.appendDecimal(number, to: &bytes)
+            case .integer(let number): JSONText.appendInteger(number, to: &bytes)
             }
         }
         if let source {
@@ -124,24 +124,7 @@ public struct LogLine: Sendable {
     static func append(_ value: Value, to bytes: inout [UInt8]) {
         switch value {
         case .string(let text): JSONText.appendString(text, to: &bytes)
-        case .integer(let number): appendDecimal(number, to: &bytes)
-        }
-    }
-
-    static func appendDecimal(_ number: Int64, to bytes: inout [UInt8]) {
-        if number < 0 { bytes.append(UInt8(ascii: "-")) }
-        var magnitude = number.magnitude
-        var width = 1
-        var probe = magnitude
-        while probe >= 10 {
-            probe /= 10
-            width += 1
-        }
-        let start = bytes.count
-        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width))
-        for position in stride(from: start + width - 1, through: start, by: -1) {
-            bytes[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-            magnitude /= 10
+        case .integer(let number): JSONText.appendInteger(number, to: &bytes)
         }
     }
 

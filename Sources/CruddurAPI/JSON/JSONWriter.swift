@@ -25,7 +25,7 @@ struct JSONWriter {
     }
 
     mutating func integer(_ number: Int64) {
-        bytes.append(contentsOf: String(number).utf8)
+        JSONText.appendInteger(number, to: &bytes)
     }
 
     /// A timestamp as an ISO-8601 string with microseconds.

@@ -1,4 +1,5 @@
 import CruddurDomain
+import Glibc
 import Testing
 
 @Suite("Domain: validation, TTLs, timestamps, feed requests")
@@ -55,15 +56,32 @@ struct DomainTests {
     @Test("the ISO-8601 bytes the JSON writer appends are the string's, in and out of the four-digit years")
     func timestampBytes() {
         var generator = SystemRandomNumberGenerator()
-        let edges: [Int64] = [0, -1, 1, 253_402_300_799_999_999, 253_402_300_800_000_000, -62_167_219_200_000_000, -62_167_219_200_000_001]
-        let random = (0..<2_000).map { _ in Int64.random(in: -80_000_000_000_000_000...300_000_000_000_000_000, using: &generator) }
+        // Years 0 to 10000 (the last just past four digits), against the C library's calendar.
+        let edges: [Int64] = [0, -1, 1, 253_402_300_799_999_999, 253_402_300_800_000_000, -62_167_219_200_000_000]
+        let random = (0..<2_000).map { _ in Int64.random(in: -62_167_219_200_000_000...253_402_300_800_000_000, using: &generator) }
         for micros in edges + random {
             let instant = Timestamp(microsecondsSinceEpoch: micros)
             var bytes: [UInt8] = [UInt8(ascii: "x")]
             instant.appendISO8601(to: &bytes)
-            #expect(String(decoding: bytes.dropFirst(), as: UTF8.self) == instant.iso8601, "\(micros)")
+            #expect(String(decoding: bytes.dropFirst(), as: UTF8.self) == Self.libcISO8601(micros), "\(micros)")
+            #expect(instant.iso8601 == Self.libcISO8601(micros), "\(micros)")
         }
         #expect(Timestamp(microsecondsSinceEpoch: 253_402_300_799_999_999).iso8601 == "9999-12-31T23:59:59.999999Z")
+        #expect(Timestamp(microsecondsSinceEpoch: -62_167_219_200_000_001).iso8601 == "00-1-12-31T23:59:59.999999Z")
+    }
+
+    /// The same instant through `gmtime_r`, independently of ``Timestamp``'s own calendar arithmetic.
+    static func libcISO8601(_ micros: Int64) -> String {
+        var seconds = time_t(micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000)
+        let fraction = micros - Int64(seconds) * 1_000_000
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func digits(_ value: Int64, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(digits(Int64(parts.tm_year) + 1900, 4))-\(digits(Int64(parts.tm_mon) + 1, 2))-\(digits(Int64(parts.tm_mday), 2))T"
+            + "\(digits(Int64(parts.tm_hour), 2)):\(digits(Int64(parts.tm_min), 2)):\(digits(Int64(parts.tm_sec), 2)).\(digits(fraction, 6))Z"
     }
 
     @Test("limit: default, clamp, and refusals", arguments: ["0", "-1", "abc", "1.5", "", " 5", "1e3", "+5", "00"])
