@@ -107,6 +107,8 @@ let package = Package(
             name: "CruddurAWS",
             dependencies: [
                 "CruddurDomain",
+                "CruddurDatabase",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -118,6 +120,7 @@ let package = Package(
         .target(
             name: "CruddurLambda",
             dependencies: [
+                "CruddurAWS",
                 "CruddurDomain",
                 "CruddurDatabase",
                 "CruddurTracing",

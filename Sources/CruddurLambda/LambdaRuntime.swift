@@ -1,3 +1,4 @@
+import CruddurAWS
 import CruddurDatabase
 import CruddurTracing
 import Foundation
@@ -69,13 +70,16 @@ public struct LambdaConfiguration: Sendable {
 
     public let settings: ConnectionSettings
 
-    /// Reads `CONNECTION_URL` (required: a Lambda has no local cluster).
+    /// Reads `CONNECTION_URL` (required: a Lambda has no local cluster) and `DB_AUTH` (`iam`: a token per connection,
+    /// signed with the function's role credentials).
     public init(environment: [String: String]) throws(LambdaConfigurationError) {
         guard let url = environment["CONNECTION_URL"], !url.isEmpty else { throw .missingConnectionURL }
         var settings: ConnectionSettings
         do {
-            settings = try ConnectionSettings(url: url, environment: environment)
-            _ = try settings.clientConfiguration()
+            settings = try DatabaseAuthentication.settings(url: url, source: "CONNECTION_URL", environment: environment)
+            _ = try settings.connectionConfiguration()
+        } catch let error as DatabaseAuthenticationError {
+            throw .invalidAuthentication(error.description)
         } catch {
             throw .invalidConnectionURL(String(describing: error))
         }
@@ -89,11 +93,14 @@ public struct LambdaConfiguration: Sendable {
 public enum LambdaConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
     case missingConnectionURL
     case invalidConnectionURL(String)
+    /// `DB_AUTH` cannot be used with this URL.
+    case invalidAuthentication(String)
 
     public var description: String {
         switch self {
         case .missingConnectionURL: "CONNECTION_URL is not set: give the function the database URL in its environment"
         case .invalidConnectionURL(let reason): "CONNECTION_URL: \(reason)"
+        case .invalidAuthentication(let reason): reason
         }
     }
 }

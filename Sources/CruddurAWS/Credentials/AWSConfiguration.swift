@@ -4,16 +4,37 @@ import Foundation
 /// Where AWS calls go and as whom: credentials, region and an optional endpoint override,
 /// resolved the way the AWS CLI and SDKs resolve them.
 public struct AWSConfiguration: Sendable {
-    /// Nil for a client that only makes unsigned calls (``unsigned(region:endpointURL:)``).
+    /// Fixed credentials; nil for a client that only makes unsigned calls (``unsigned(region:endpointURL:)``) or one
+    /// whose credentials come from the container endpoint (`credentialsProvider`).
     public let credentials: AWSCredentials?
+    /// The ECS task role's credentials, fetched and refreshed as they expire.
+    public let credentialsProvider: ContainerCredentialsProvider?
     public let region: String
     /// `--endpoint-url` or `AWS_ENDPOINT_URL`: every service at this address (moto, LocalStack), else AWS itself.
     public let endpointOverride: URL?
 
-    public init(credentials: AWSCredentials?, region: String, endpointOverride: URL? = nil) {
+    public init(
+        credentials: AWSCredentials?, region: String, endpointOverride: URL? = nil, credentialsProvider: ContainerCredentialsProvider? = nil
+    ) {
         self.credentials = credentials
+        self.credentialsProvider = credentialsProvider
         self.region = region
         self.endpointOverride = endpointOverride
+    }
+
+    /// The credentials to sign with now: the fixed ones, else the container endpoint's (fetched when they are near
+    /// expiry); nil when there are none.
+    public func currentCredentials() async throws -> AWSCredentials? {
+        if let credentials { return credentials }
+        return try await credentialsProvider?.credentials()
+    }
+
+    /// ``currentCredentials()``, or an error naming `purpose` when there are none.
+    public func requireCredentials(for purpose: String) async throws -> AWSCredentials {
+        guard let credentials = try await currentCredentials() else {
+            throw AWSError.configuration("\(purpose) needs AWS credentials and none are configured")
+        }
+        return credentials
     }
 
     /// A configuration without credentials, for calls a user's own token authorises; `endpointURL` as `AWS_ENDPOINT_URL`
@@ -26,7 +47,8 @@ public struct AWSConfiguration: Sendable {
     ///
     /// - Credentials: an explicit `profile` wins; else `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`);
     ///   else the profile `AWS_PROFILE` (or `default`) in `AWS_SHARED_CREDENTIALS_FILE` (`~/.aws/credentials`), then in
-    ///   `AWS_CONFIG_FILE` (`~/.aws/config`).
+    ///   `AWS_CONFIG_FILE` (`~/.aws/config`); else the container credentials endpoint (ECS task roles:
+    ///   `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` or `AWS_CONTAINER_CREDENTIALS_FULL_URI`).
     /// - Region: `region`, else `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile's `region` in the config file.
     /// - Endpoint: `endpointURL`, else `AWS_ENDPOINT_URL`.
     public static func resolve(
@@ -54,7 +76,8 @@ public struct AWSConfiguration: Sendable {
             return loaded
         }
 
-        let credentials: AWSCredentials
+        var credentials: AWSCredentials?
+        var provider: ContainerCredentialsProvider?
         let accessKey = variable("AWS_ACCESS_KEY_ID")
         let secretKey = variable("AWS_SECRET_ACCESS_KEY")
         if explicitProfile == nil, accessKey != nil || secretKey != nil {
@@ -67,10 +90,18 @@ public struct AWSConfiguration: Sendable {
                 accessKeyId: accessKey, secretAccessKey: secretKey, sessionToken: variable("AWS_SESSION_TOKEN"), source: "the environment"
             )
         } else {
+            let explicitlyNamed = explicitProfile != nil || variable("AWS_PROFILE") != nil || variable("AWS_DEFAULT_PROFILE") != nil
             credentials = try profileCredentials(
-                profileName, credentials: try ProfileFile.load(credentialsPath), config: try config(),
-                explicitlyNamed: explicitProfile != nil || variable("AWS_PROFILE") != nil || variable("AWS_DEFAULT_PROFILE") != nil
+                profileName, credentials: try ProfileFile.load(credentialsPath), config: try config(), explicitlyNamed: explicitlyNamed
             )
+            if credentials == nil, !explicitlyNamed {
+                provider = try ContainerCredentialsProvider.fromEnvironment(environment)
+            }
+            if credentials == nil, provider == nil {
+                throw AWSError.configuration(
+                    "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or keys for the profile '\(profileName)' in \(credentialsPath)"
+                )
+            }
         }
 
         let region: String
@@ -91,7 +122,7 @@ public struct AWSConfiguration: Sendable {
         let endpoint = try (explicitEndpoint ?? variable("AWS_ENDPOINT_URL")).map {
             try Self.endpoint($0, name: explicitEndpoint == nil ? "AWS_ENDPOINT_URL" : "--endpoint-url")
         }
-        return AWSConfiguration(credentials: credentials, region: region, endpointOverride: endpoint)
+        return AWSConfiguration(credentials: credentials, region: region, endpointOverride: endpoint, credentialsProvider: provider)
     }
 
     /// An endpoint override: an http(s) URL with a host and no credentials, https unless the host is loopback.
@@ -109,9 +140,10 @@ public struct AWSConfiguration: Sendable {
         return url
     }
 
+    /// The profile's keys; nil when neither file has any for it (and it was not asked for by name).
     private static func profileCredentials(
         _ name: String, credentials: ProfileFile, config: ProfileFile, explicitlyNamed: Bool
-    ) throws -> AWSCredentials {
+    ) throws -> AWSCredentials? {
         let candidates: [(settings: [String: String]?, path: String)] = [
             (credentials.credentialsSection(name), credentials.path),
             (config.configSection(name), config.path),
@@ -139,9 +171,7 @@ public struct AWSConfiguration: Sendable {
         if explicitlyNamed, candidates.allSatisfy({ $0.settings == nil }) {
             throw AWSError.configuration("the AWS profile '\(name)' is in neither \(credentials.path) nor \(config.path)")
         }
-        throw AWSError.configuration(
-            "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or keys for the profile '\(name)' in \(credentials.path)"
-        )
+        return nil
     }
 
     /// The base URL for a service: the override, else `https://<service>.<region>.amazonaws.com`.

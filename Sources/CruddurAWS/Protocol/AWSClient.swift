@@ -144,7 +144,7 @@ public struct AWSClient: Sendable {
         var toSign: [(name: String, value: String)] = [("Host", hostHeader)]
         toSign += headers.map { (name: $0.0, value: $0.1) }
         var signatureHeaders: [(name: String, value: String)] = []
-        if signed, let credentials = configuration.credentials {
+        if signed, let credentials = try await configuration.currentCredentials() {
             let signer = SigV4Signer(credentials: credentials, region: configuration.region, service: service)
             signatureHeaders = signer.sign(method: "POST", path: path, headers: toSign, payload: body, date: now()).headers
         } else if signed {

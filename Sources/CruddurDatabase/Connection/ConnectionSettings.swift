@@ -31,6 +31,8 @@ public struct ConnectionSettings: Sendable, Equatable, CustomStringConvertible {
     public var applicationName: String?
     /// How long to wait for a connection to be made.
     public var connectTimeout: Duration
+    /// Makes the password for each new connection instead of `password` (IAM database authentication).
+    public var passwordSource: ConnectionPasswordSource?
 
     public init(
         endpoint: Endpoint, username: String, password: String?, database: String,
@@ -45,6 +47,14 @@ public struct ConnectionSettings: Sendable, Equatable, CustomStringConvertible {
         self.sslRootCertificatePath = sslRootCertificatePath
         self.applicationName = applicationName
         self.connectTimeout = connectTimeout
+    }
+
+    /// Equal settings reach the same database the same way; two password sources count as equal.
+    public static func == (lhs: ConnectionSettings, rhs: ConnectionSettings) -> Bool {
+        lhs.endpoint == rhs.endpoint && lhs.username == rhs.username && lhs.password == rhs.password && lhs.database == rhs.database
+            && lhs.sslMode == rhs.sslMode && lhs.sslRootCertificatePath == rhs.sslRootCertificatePath
+            && lhs.applicationName == rhs.applicationName && lhs.connectTimeout == rhs.connectTimeout
+            && (lhs.passwordSource == nil) == (rhs.passwordSource == nil)
     }
 
     /// The same server, another database (e.g. `postgres`, to create or drop this one).

@@ -20,7 +20,8 @@ public enum Database {
             throw DatabaseError.unavailable(operation: operation, reason: String(describing: error))
         }
         let connection = try await withDeadline(settings.connectTimeout + .seconds(1), operation: "connecting to \(settings)") {
-            try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+            try await PostgresConnection.connect(
+                configuration: try await settings.withCurrentPassword(configuration, operation: operation), id: 1, logger: logger)
         }
         do {
             let result = try await body(connection)

@@ -339,6 +339,7 @@ public final class DatabasePool: Service, Sendable {
     /// that accepts and then stays silent is cut off here too). A connection that arrives after the caller gave up
     /// (timeout or cancellation) is closed, never dropped open.
     private func connect(id: Int) async throws -> PostgresConnection {
+        let configuration = try await settings.withCurrentPassword(configuration, operation: "connecting")
         let eventLoop = PostgresConnection.defaultEventLoopGroup.next()
         let timeout = settings.connectTimeout
         let waiting = NIOLockedValueBox<CheckedContinuation<PostgresConnection, any Error>?>(nil)

@@ -111,9 +111,18 @@ public struct DatabaseAdministration: Sendable {
     /// server: it gets a SCRAM-SHA-256 verifier computed here (as `psql`'s `\password` does), bound as a parameter, so
     /// no statement log, parameter log or error context can show the password. `PUBLIC`'s `CREATE` on schema
     /// `public` (PostgreSQL 14 and older grant it) is revoked: the database is Cruddur's own.
-    public func ensureApplicationRole(_ role: String, password: String, database: String, on connection: PostgresConnection) async throws {
+    ///
+    /// With `iam` the role signs in with IAM authentication tokens only: it has no password and is granted `rds_iam`
+    /// (a role RDS provides; elsewhere this fails with ``AdministrationError/noRDSIAMRole``).
+    public func ensureApplicationRole(
+        _ role: String, password: String?, iam: Bool = false, database: String, on connection: PostgresConnection
+    ) async throws {
         guard Self.isPlainIdentifier(role) else { throw AdministrationError.invalidRoleName(role) }
-        guard let verifier = SCRAMVerifier.make(password: password) else { throw AdministrationError.invalidRolePassword }
+        var verifier = ""
+        if !iam {
+            guard let password, let made = SCRAMVerifier.make(password: password) else { throw AdministrationError.invalidRolePassword }
+            verifier = made
+        }
         try await connection.withTransaction(logger: logger) { [logger] connection in
             let rows = try await connection.query(
                 """
@@ -140,10 +149,10 @@ public struct DatabaseAdministration: Sendable {
                 BEGIN
                   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = current_setting('cruddur.app_role')) THEN
                     EXECUTE format('ALTER ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD %L',
-                                   current_setting('cruddur.app_role'), current_setting('cruddur.app_verifier'));
+                                   current_setting('cruddur.app_role'), nullif(current_setting('cruddur.app_verifier'), ''));
                   ELSE
                     EXECUTE format('CREATE ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD %L',
-                                   current_setting('cruddur.app_role'), current_setting('cruddur.app_verifier'));
+                                   current_setting('cruddur.app_role'), nullif(current_setting('cruddur.app_verifier'), ''));
                   END IF;
                 END
                 $$
@@ -161,6 +170,12 @@ public struct DatabaseAdministration: Sendable {
                 "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO \(quotedRole)",
             ] {
                 try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).drain()
+            }
+            if iam {
+                guard try await !connection.query("SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam'", logger: logger).collect().isEmpty else {
+                    throw AdministrationError.noRDSIAMRole
+                }
+                try await connection.query(PostgresQuery(unsafeSQL: "GRANT rds_iam TO \(quotedRole)"), logger: logger).drain()
             }
         }
     }
@@ -196,6 +211,7 @@ public enum AdministrationError: CruddurError {
     case invalidRoleName(String)
     case invalidRolePassword
     case unsuitableRole(String, String)
+    case noRDSIAMRole
 
     public var description: String {
         switch self {
@@ -206,6 +222,7 @@ public enum AdministrationError: CruddurError {
         case .invalidRolePassword: "the application role's password must be printable ASCII (letters, digits, punctuation, spaces) and not empty"
         case .unsuitableRole(let name, let reason):
             "refusing to make '\(name)' the application role: \(reason); choose a new name such as cruddur_app"
+        case .noRDSIAMRole: "--iam needs the rds_iam role, which only RDS has: this server is not an RDS instance"
         }
     }
 }

@@ -11,9 +11,22 @@ struct TargetSelection: ParsableArguments {
     @Option(help: ArgumentHelp("A database URL without a password (use PGPASSWORD or ~/.pgpass).", valueName: "url"))
     var url: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "With --prod: read the master password from this Secrets Manager secret (ARN or name) instead of PGPASSWORD. "
+                + "Without it, --prod with no password anywhere reads the secret of the RDS instance PROD_CONNECTION_URL names.",
+            valueName: "secret"))
+    var masterSecret: String?
+
     func validate() throws {
         if prod && url != nil {
             throw ValidationError("--prod and --url name different targets; give one")
+        }
+        if let masterSecret {
+            guard prod else { throw ValidationError("--master-secret applies to --prod only") }
+            guard MasterSecret.isValidIdentifier(masterSecret) else {
+                throw ValidationError("--master-secret must be a secret's ARN or name (no spaces or control characters)")
+            }
         }
         if let url, ConnectionSettings.urlCarriesPassword(url) {
             throw ValidationError(ConnectionSettingsError.passwordInURL(source: "--url").description)
@@ -26,7 +39,8 @@ struct TargetSelection: ParsableArguments {
     func withOpened(waitingUpTo wait: Duration?, _ body: (OpenedTarget, Logger) async throws -> Void) async throws {
         try await reportingFailures {
             let logger = makeCommandLogger()
-            let target = try DatabaseTarget.resolve(url: url, production: prod, applicationName: "cruddur-cli")
+            let target = try await MasterSecret.apply(
+                to: try DatabaseTarget.resolve(url: url, production: prod, applicationName: "cruddur-cli"), secret: masterSecret, logger: logger)
             try await OpenedTarget.with(target, preparing: false, logger: logger) { opened in
                 if let wait {
                     try await WaitForServer.until(opened.settings, timeout: wait, logger: logger)

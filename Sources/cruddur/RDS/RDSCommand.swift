@@ -9,6 +9,8 @@ struct RDSCommand: AsyncParsableCommand {
             Credentials and region come from --profile/--region, the AWS_* environment variables or ~/.aws/credentials \
             and ~/.aws/config, as for the aws CLI; AWS_ENDPOINT_URL or --endpoint-url sends the calls elsewhere.
             """,
-        subcommands: [RDSCreate.self, RDSStatus.self, RDSStop.self, RDSStart.self, RDSDelete.self, RDSAllowIP.self, RDSURL.self]
+        subcommands: [
+            RDSCreate.self, RDSStatus.self, RDSStop.self, RDSStart.self, RDSDelete.self, RDSAllowIP.self, RDSURL.self, RDSAuthTokenCommand.self,
+        ]
     )
 }

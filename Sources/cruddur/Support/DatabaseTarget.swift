@@ -1,3 +1,4 @@
+import CruddurAWS
 import CruddurDatabase
 import CruddurLocalPostgres
 import Foundation
@@ -6,7 +7,7 @@ import PostgresNIO
 
 /// Where a command's database is. Every command resolves it here: `--url`, else `--prod` (`PROD_CONNECTION_URL`),
 /// else `CONNECTION_URL`, else the project's private local cluster (except in the container image, which sets
-/// `CRUDDUR_CONTAINER` and has no PostgreSQL).
+/// `CRUDDUR_CONTAINER` and has no PostgreSQL). `DB_AUTH=iam` applies to a URL without a password.
 enum DatabaseTarget {
     case url(ConnectionSettings, source: String, isProduction: Bool)
     case localCluster
@@ -17,9 +18,11 @@ enum DatabaseTarget {
     ) throws -> DatabaseTarget {
         func parse(_ url: String, source: String, isProduction: Bool) throws -> DatabaseTarget {
             do {
-                var settings = try ConnectionSettings(url: url, environment: environment)
+                var settings = try DatabaseAuthentication.settings(url: url, source: source, environment: environment)
                 if let applicationName { settings = settings.with(applicationName: applicationName) }
                 return .url(settings, source: source, isProduction: isProduction)
+            } catch let error as DatabaseAuthenticationError {
+                throw CommandFailure(error.description)
             } catch {
                 throw CommandFailure("\(source): \(error)")
             }
