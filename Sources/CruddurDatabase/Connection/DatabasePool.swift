@@ -434,9 +434,11 @@ public final class DatabasePool: Service, Sendable {
 }
 
 extension PostgresConnection {
-    /// Starts closing the connection without waiting (from synchronous code such as a cancellation handler).
+    /// Starts closing the connection without waiting (from synchronous code such as a cancellation handler). The
+    /// connection is kept alive until it is closed: PostgresNIO asserts that none is released while still open, which
+    /// a connection that arrived after its caller gave up (the pool cancelled mid-connect) otherwise was.
     fileprivate func closeInBackground() {
         let closing: EventLoopFuture<Void> = close()
-        closing.whenComplete { _ in }
+        closing.whenComplete { _ in withExtendedLifetime(self) {} }
     }
 }
