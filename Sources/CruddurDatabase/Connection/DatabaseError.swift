@@ -85,8 +85,14 @@ public enum DatabaseError: CruddurError {
     }
 
     /// Errors from PostgresNIO, its pool and NIO as `DatabaseError`; Cruddur's own errors pass through unchanged.
+    /// A transaction whose body threw and rolled back cleanly is reported as what the body threw.
     public static func translate(_ error: any Error, operation: String) -> any Error {
-        error is any CruddurError ? error : wrap(error, operation: operation)
+        if let transaction = error as? PostgresTransactionError, let closureError = transaction.closureError,
+            transaction.beginError == nil, transaction.rollbackError == nil, transaction.commitError == nil
+        {
+            return translate(closureError, operation: operation)
+        }
+        return error is any CruddurError ? error : wrap(error, operation: operation)
     }
 
     /// A certificate the client refused, in words an operator can act on (sslmode, sslrootcert).

@@ -14,7 +14,10 @@ enum MasterSecret {
         guard case .url(var settings, let source, isProduction: true) = target, settings.passwordSource == nil,
             !ConnectionSettings.urlCarriesPassword(environment["PROD_CONNECTION_URL"] ?? "")
         else { return target }
-        guard secret != nil || settings.password == nil, case .tcp(let host, _) = settings.endpoint else { return target }
+        guard secret != nil || settings.password == nil else { return target }
+        var endpointHost: String?
+        if case .tcp(let host, _) = settings.endpoint { endpointHost = host }
+        guard secret != nil || endpointHost != nil else { return target }
 
         let configuration: AWSConfiguration
         do {
@@ -29,6 +32,7 @@ enum MasterSecret {
         if let secret {
             secretId = secret
         } else {
+            let host = endpointHost ?? ""
             guard let instance = try await RDSClient(client).instance(withEndpoint: host) else {
                 throw CommandFailure(
                     "\(source) has no password, and no RDS instance in \(configuration.region) has the endpoint \(host): give --master-secret, PGPASSWORD or ~/.pgpass"

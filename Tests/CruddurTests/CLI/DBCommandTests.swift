@@ -1,3 +1,4 @@
+import CruddurAWS
 import CruddurDatabase
 import CruddurLocalPostgres
 import Foundation
@@ -390,6 +391,114 @@ struct DBProductionTests {
         #expect(child.output.contains("connected as postgres"), "\(child.output)")
         #expect(!child.output.contains("pr0d-Secret"))
         #expect(try await db(["drop", "--prod", "--yes-i-mean-production"], environment: environment).status == 0)
+    }
+
+    /// Makes a Secrets Manager secret in moto as RDS shapes it (`{"username", "password"}`); returns its ARN.
+    func makeMasterSecret(_ moto: MotoEndpoint, username: String, password: String) async throws -> String {
+        let home = makeTemporaryHome()
+        let document = home + "/secret.json"
+        let body = try JSONSerialization.data(withJSONObject: ["username": username, "password": password])
+        try body.write(to: URL(fileURLWithPath: document))
+        let created = try await moto.aws([
+            "secretsmanager", "create-secret", "--name", "rds!db-\(UUID().uuidString.prefix(8).lowercased())",
+            "--secret-string", "file://\(document)",
+        ])
+        try #require(created.status == 0, "\(created)")
+        return try #require(created.json["ARN"] as? String)
+    }
+
+    @Test("--master-secret reads the master password from Secrets Manager instead of PGPASSWORD; the secret's user must match")
+    func masterSecret() async throws {
+        let moto = try await TestMoto.shared.endpoint()
+        let (_, settings) = try await productionEnvironment(database: "postgres")
+        let arn = try await makeMasterSecret(moto, username: "postgres", password: Self.password)
+        let environment = moto.environment(["PROD_CONNECTION_URL": try socketURL(settings), "PGPASSWORD": "stale-Rotated-away"])
+
+        let stale = try await db(["status", "--prod"], environment: environment)
+        #expect(stale.status == 1 && stale.output.contains("password authentication failed"), "\(stale.output)")
+
+        let fromSecret = try await db(["status", "--prod", "--master-secret", arn], environment: environment)
+        #expect(fromSecret.status == 0, "\(fromSecret.output)")
+        #expect(!fromSecret.output.contains(Self.password))
+
+        let otherUser = try await makeMasterSecret(moto, username: "cruddurroot", password: Self.password)
+        let mismatch = try await db(["status", "--prod", "--master-secret", otherUser], environment: environment)
+        #expect(mismatch.status == 1 && lines(mismatch.output).count == 1, "\(mismatch.output)")
+        #expect(mismatch.output.contains("the password of cruddurroot"), "\(mismatch.output)")
+
+        let missing = try await db(["status", "--prod", "--master-secret", "no-such-secret"], environment: environment)
+        #expect(missing.status == 1 && lines(missing.output).count == 1, "\(missing.output)")
+        #expect(missing.output.contains("ResourceNotFoundException"), "\(missing.output)")
+
+        let withoutProd = try await db(["status", "--master-secret", arn], environment: environment)
+        #expect(withoutProd.status != 0 && withoutProd.output.contains("--master-secret applies to --prod only"), "\(withoutProd.output)")
+
+        // No password anywhere: the secret of the instance whose endpoint the URL names, found through DescribeDBInstances.
+        let nowhere = try await db(
+            ["status", "--prod"], environment: moto.environment(["PROD_CONNECTION_URL": "postgresql://cruddurroot@nowhere.example.com/postgres"]))
+        #expect(nowhere.status == 1 && lines(nowhere.output).count == 1, "\(nowhere.output)")
+        #expect(nowhere.output.contains("no RDS instance in us-east-1 has the endpoint nowhere.example.com"), "\(nowhere.output)")
+    }
+
+    @Test("the instance whose endpoint a URL names is found through DescribeDBInstances, with its managed master secret")
+    func masterSecretDiscovery() async throws {
+        let moto = try await TestMoto.shared.endpoint()
+        let identifier = "found-\(UUID().uuidString.prefix(8).lowercased())"
+        let created = try await moto.aws([
+            "rds", "create-db-instance", "--db-instance-identifier", identifier, "--engine", "postgres", "--db-instance-class", "db.t3.micro",
+            "--master-username", "cruddurroot", "--manage-master-user-password", "--allocated-storage", "20",
+        ])
+        try #require(created.status == 0, "\(created)")
+        let described = try await moto.aws(["rds", "describe-db-instances", "--db-instance-identifier", identifier])
+        let instance = try #require((described.json["DBInstances"] as? [[String: Any]])?.first)
+        let address = try #require((instance["Endpoint"] as? [String: Any])?["Address"] as? String)
+        let secretArn = try #require((instance["MasterUserSecret"] as? [String: Any])?["SecretArn"] as? String)
+
+        let client = AWSClient(
+            configuration: AWSConfiguration(
+                credentials: AWSCredentials(accessKeyId: moto.accessKeyId, secretAccessKey: moto.secretAccessKey), region: moto.region,
+                endpointOverride: URL(string: moto.url)))
+        let found = try #require(try await RDSClient(client).instance(withEndpoint: address.uppercased()))
+        #expect(found.identifier == identifier)
+        #expect(found.masterUserSecretArn == secretArn)
+        #expect(try await RDSClient(client).instance(withEndpoint: "elsewhere.example.com") == nil)
+
+        let value = try await moto.aws(["secretsmanager", "get-secret-value", "--secret-id", secretArn])
+        let secret = try #require(value.json["SecretString"] as? String)
+        let expected = try #require((try JSONSerialization.jsonObject(with: Data(secret.utf8)) as? [String: Any])?["password"] as? String)
+        #expect(try await SecretsManagerClient(client).databaseCredentials(secretId: secretArn).password == expected)
+    }
+
+    @Test("setup --app-role NAME --iam grants rds_iam and sets no password; without rds_iam (not RDS) it fails in one line")
+    func applicationRoleWithIAM() async throws {
+        let name = freshName("iamrole")
+        let (environment, settings) = try await productionEnvironment(database: name)
+        let admin = settings.with(database: "postgres")
+        try await withTestConnection(admin) { connection in
+            try await connection.query("DROP ROLE IF EXISTS rds_iam", logger: TestPostgres.logger).collect()
+        }
+        let refused = try await db(["setup", "--prod", "--app-role", "cruddur_iam", "--iam"], environment: environment)
+        #expect(refused.status == 1 && refused.output.contains("rds_iam"), "\(refused.output)")
+        #expect(lines(refused.output).filter { $0.contains("rds_iam") }.count == 1, "\(refused.output)")
+        #expect(!refused.output.contains("PostgresTransactionError"), "\(refused.output)")
+
+        try await withTestConnection(admin) { connection in
+            try await connection.query("CREATE ROLE rds_iam NOLOGIN", logger: TestPostgres.logger).collect()
+        }
+        let setup = try await db(["setup", "--prod", "--app-role", "cruddur_iam", "--iam"], environment: environment)
+        #expect(setup.status == 0, "\(setup.output)")
+        let (member, passwordless) = try await withTestConnection(admin) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT pg_has_role('cruddur_iam', 'rds_iam', 'MEMBER'), rolpassword IS NULL FROM pg_authid WHERE rolname = 'cruddur_iam'
+                """, logger: TestPostgres.logger)
+            for try await row in rows.decode((Bool, Bool).self) { return row }
+            return (false, false)
+        }
+        #expect(member)
+        #expect(passwordless)
+        let wrongFlag = try await db(["setup", "--prod", "--iam"], environment: environment)
+        #expect(wrongFlag.status != 0 && wrongFlag.output.contains("--iam applies to --app-role"), "\(wrongFlag.output)")
     }
 
     @Test("setup --app-role makes a login role that reads and writes the tables but runs no DDL")
