@@ -1,3 +1,5 @@
+import Foundation
+
 /// What `DescribeDBInstances` says about one instance: the fields Cruddur shows and checks.
 public struct DBInstance: Sendable, Codable, Equatable {
     public var identifier: String
@@ -23,6 +25,10 @@ public struct DBInstance: Sendable, Codable, Equatable {
     public var masterUserSecretArn: String?
     public var vpcSecurityGroupIds: [String]
     public var parameterGroups: [String]
+    /// The instance's read replicas: identifiers in its region, ARNs in others.
+    public var readReplicaIdentifiers: [String]
+    /// The instance this one replicates, when it is a read replica.
+    public var readReplicaSourceIdentifier: String?
 
     init(_ xml: XMLTree) throws {
         guard let identifier = xml.string("DBInstanceIdentifier") else {
@@ -50,5 +56,9 @@ public struct DBInstance: Sendable, Codable, Equatable {
         masterUserSecretArn = xml.child("MasterUserSecret")?.string("SecretArn")
         vpcSecurityGroupIds = xml.child("VpcSecurityGroups")?.children.compactMap { $0.string("VpcSecurityGroupId") } ?? []
         parameterGroups = xml.child("DBParameterGroups")?.children.compactMap { $0.string("DBParameterGroupName") } ?? []
+        readReplicaIdentifiers =
+            xml.child("ReadReplicaDBInstanceIdentifiers")?.children(named: "ReadReplicaDBInstanceIdentifier")
+            .map { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty } ?? []
+        readReplicaSourceIdentifier = xml.string("ReadReplicaSourceDBInstanceIdentifier")
     }
 }

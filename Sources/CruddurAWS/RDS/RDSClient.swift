@@ -78,6 +78,65 @@ public struct RDSClient: Sendable {
         try await instanceCall("CreateDBInstance", request.parameters)
     }
 
+    /// A read replica of an existing instance, with the secure settings `CreateRequest` defaults to where a replica takes them.
+    ///
+    /// Storage encryption, engine version, storage, port and parameter groups are inherited from the source; backups
+    /// are off on a new replica (RDS's rule).
+    public struct ReplicaRequest: Sendable {
+        public var identifier: String
+        public var sourceIdentifier: String
+        /// nil: RDS uses the source's class.
+        public var instanceClass: String?
+        /// nil: RDS chooses.
+        public var availabilityZone: String?
+        public var publiclyAccessible = false
+        public var deletionProtection = true
+        public var iamDatabaseAuthentication = true
+        public var performanceInsights = true
+        public var performanceInsightsRetentionDays = 7
+        /// Empty: the VPC's default group, which is not the source's (RDS does not inherit this one), so give the source's.
+        public var vpcSecurityGroupIds: [String] = []
+
+        public init(identifier: String, sourceIdentifier: String) {
+            self.identifier = identifier
+            self.sourceIdentifier = sourceIdentifier
+        }
+
+        var parameters: [(String, String)] {
+            var list: [(String, String)] = [
+                ("DBInstanceIdentifier", identifier),
+                ("SourceDBInstanceIdentifier", sourceIdentifier),
+                ("PubliclyAccessible", String(publiclyAccessible)),
+                ("DeletionProtection", String(deletionProtection)),
+                ("EnableIAMDatabaseAuthentication", String(iamDatabaseAuthentication)),
+                ("EnablePerformanceInsights", String(performanceInsights)),
+                ("CopyTagsToSnapshot", "true"),
+            ]
+            if performanceInsights {
+                list.append(("PerformanceInsightsRetentionPeriod", String(performanceInsightsRetentionDays)))
+            }
+            if let instanceClass { list.append(("DBInstanceClass", instanceClass)) }
+            if let availabilityZone { list.append(("AvailabilityZone", availabilityZone)) }
+            for (index, group) in vpcSecurityGroupIds.enumerated() {
+                list.append(("VpcSecurityGroupIds.VpcSecurityGroupId.\(index + 1)", group))
+            }
+            return list
+        }
+    }
+
+    public func createReadReplica(_ request: ReplicaRequest) async throws -> DBInstance {
+        try await instanceCall("CreateDBInstanceReadReplica", request.parameters)
+    }
+
+    /// The instance, or nil when RDS says there is none by that identifier.
+    public func findDBInstance(_ identifier: String) async throws -> DBInstance? {
+        do {
+            return try await describeDBInstance(identifier)
+        } catch let error as AWSError where error.code == "DBInstanceNotFound" {
+            return nil
+        }
+    }
+
     public func describeDBInstance(_ identifier: String) async throws -> DBInstance {
         let document = try await client.query(
             service: "rds", version: Self.apiVersion, action: "DescribeDBInstances", parameters: [("DBInstanceIdentifier", identifier)],

@@ -6,10 +6,10 @@ import Foundation
 struct RDSURL: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "url",
-        abstract: "Print the PROD_CONNECTION_URL for the instance (sslmode=verify-full).",
+        abstract: "Print the PROD_CONNECTION_URL for the instance, or with --reader the READ_CONNECTION_URL for its replica (sslmode=verify-full).",
         discussion: """
-            The password is a placeholder unless --with-password reads it from the Secrets Manager secret RDS manages. \
-            Save AWS's CA bundle (\(RDSURL.caBundleSource)) where --ca-bundle says.
+            The password is a placeholder unless --with-password reads it from the Secrets Manager secret RDS manages \
+            (a replica has the source's password). Save AWS's CA bundle (\(RDSURL.caBundleSource)) where --ca-bundle says.
             """
     )
 
@@ -21,6 +21,9 @@ struct RDSURL: AsyncParsableCommand {
 
     @Flag(help: "Put the real password in the URL, read from the instance's Secrets Manager secret.")
     var withPassword = false
+
+    @Flag(help: "The URL of the instance's read replica (for READ_CONNECTION_URL) instead of the instance's own.")
+    var reader = false
 
     @Option(help: ArgumentHelp("Where the RDS CA bundle is (or is to be) saved (default: ~/.postgresql/rds-global-bundle.pem).", valueName: "path"))
     var caBundle: String?
@@ -34,12 +37,15 @@ struct RDSURL: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let client = try aws.client(logger: makeCommandLogger())
-            let current = try await RDSClient(client).describeDBInstance(instance.identifier)
-            guard let host = current.endpointAddress, let port = current.port else {
+            let rds = RDSClient(client)
+            let current = try await rds.describeDBInstance(instance.identifier)
+            let target = reader ? try await Self.replica(of: current, rds) : current
+            guard let host = target.endpointAddress, let port = target.port else {
                 throw CommandFailure(
-                    "\(current.identifier) has no endpoint yet (it is \(current.status)); wait with `cruddur rds status --identifier \(current.identifier) --wait available`"
+                    "\(target.identifier) has no endpoint yet (it is \(target.status)); wait with `cruddur rds status --identifier \(target.identifier) --wait available`"
                 )
             }
+            // User, database and password are the source's, also for a replica: it is a copy of the source.
             let user = current.masterUsername ?? "cruddurroot"
             let database = current.databaseName ?? "postgres"
             var password = Self.passwordPlaceholder
@@ -57,7 +63,7 @@ struct RDSURL: AsyncParsableCommand {
             if aws.json {
                 try printJSON(
                     URLResult(
-                        url: url, host: host, port: port, database: database, user: user, passwordIncluded: withPassword,
+                        url: url, instance: target.identifier, host: host, port: port, database: database, user: user, passwordIncluded: withPassword,
                         sslrootcert: rootCertificate, caBundleSource: Self.caBundleSource
                     ))
             } else {
@@ -69,8 +75,24 @@ struct RDSURL: AsyncParsableCommand {
         }
     }
 
+    /// The instance's read replica in this region, described; the first when it has several.
+    static func replica(of source: DBInstance, _ rds: RDSClient) async throws -> DBInstance {
+        guard !source.readReplicaIdentifiers.isEmpty else {
+            throw CommandFailure(
+                "\(source.identifier) has no read replica; create one with `cruddur rds create-replica --identifier \(source.identifier)`")
+        }
+        guard let identifier = source.readReplicaIdentifiers.first(where: { !$0.hasPrefix("arn:") }) else {
+            throw CommandFailure(
+                "\(source.identifier)'s read replicas are all in other regions (\(source.readReplicaIdentifiers.joined(separator: ", "))); use --region and the replica's --identifier"
+            )
+        }
+        return try await rds.describeDBInstance(identifier)
+    }
+
     struct URLResult: Encodable {
         let url: String
+        /// The instance whose endpoint the URL names: the replica's with --reader.
+        let instance: String
         let host: String
         let port: Int
         let database: String
