@@ -42,6 +42,16 @@ public struct APIConfiguration: Sendable {
     public var traceExport: TraceExport?
     /// `FEED_CACHE_MAX_AGE_MS`: how stale a cached page may be; every server sees any change within it (at most 1 s).
     public var feedCacheMaxAge: Duration = .milliseconds(500)
+    /// `READ_CONNECTION_URL`: a streaming read replica for feed reads (see ``ReplicaReads``); nil: the primary serves them.
+    public var readReplica: ConnectionSettings?
+    /// `READ_REPLICA_MAX_LAG`: how stale a replica read may be; nil: what the 1 s budget leaves after the feed cache.
+    public var readReplicaMaxLag: Duration?
+    /// How stale any read may be, on any server: the feed cache's window and the replica's lag together.
+    public static let stalenessBudget: Duration = .seconds(1)
+    /// The replica's lag bound in effect.
+    public var effectiveReadReplicaMaxLag: Duration {
+        readReplicaMaxLag ?? Self.stalenessBudget - (feedCache ? min(feedCacheMaxAge, FeedCache.maximumMaxAge) : .zero)
+    }
     /// The user pool whose tokens writes need; nil is local development mode (the body's `user_handle` is trusted).
     public var cognito: CognitoSettings?
     /// `ALLOWED_HOSTS`: the `Host` names accepted besides loopback ones (lowercased, no port).
@@ -96,7 +106,19 @@ public func buildApplication(
         observer: observer,
         traced: configuration.traceExport != nil
     )
-    let activities = ActivityRepository(pool: pool, logger: logger)
+    var replicaReads: ReplicaReads?
+    if let replica = configuration.readReplica {
+        let replicaPool = try DatabasePool(
+            settings: replica.with(applicationName: replica.applicationName ?? "cruddur-api-reads"),
+            size: configuration.databasePoolSize,
+            deadline: configuration.queryDeadline,
+            logger: logger,
+            observer: observer,
+            traced: configuration.traceExport != nil
+        )
+        replicaReads = ReplicaReads(primary: pool, replica: replicaPool, maxLag: configuration.effectiveReadReplicaMaxLag, logger: logger)
+    }
+    let activities = ActivityRepository(pool: pool, reads: replicaReads, logger: logger)
     let users = UserRepository(pool: pool, logger: logger)
     let verifier = configuration.cognito.map { CognitoTokenVerifier(settings: $0, logger: logger, metrics: metrics) }
     let authors = ActivityAuthorResolver(verifier: verifier)
@@ -118,6 +140,7 @@ public func buildApplication(
     // The exporter first, so that it stops last and sends the spans of the final requests.
     var services: [any Service] = configuration.traceExport.map { [$0.service] } ?? []
     services += [pool, purger]
+    if let replicaReads { services += [replicaReads.replica, replicaReads] }
     if let accessLog { services.append(accessLog) }
     if let metrics, let metricsPort = configuration.metricsPort {
         let metricsRouter = Router(context: AppRequestContext.self)

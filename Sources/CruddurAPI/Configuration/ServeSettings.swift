@@ -34,6 +34,21 @@ public enum ServeSettings {
             }
             configuration.feedCacheMaxAge = .milliseconds(milliseconds)
         }
+        if let lag = environment["READ_REPLICA_MAX_LAG"], !lag.isEmpty {
+            guard let milliseconds = Int(lag.hasSuffix("ms") ? String(lag.dropLast(2)) : lag), (1...1000).contains(milliseconds) else {
+                throw ConfigurationError(
+                    "READ_REPLICA_MAX_LAG '\(WriteAuthentication.printable(lag))' is not a whole number of milliseconds from 1 to 1000")
+            }
+            configuration.readReplicaMaxLag = .milliseconds(milliseconds)
+        }
+        if let lag = configuration.readReplicaMaxLag {
+            let cache = configuration.feedCache ? configuration.feedCacheMaxAge : .zero
+            guard lag + cache <= APIConfiguration.stalenessBudget else {
+                throw ConfigurationError(
+                    "READ_REPLICA_MAX_LAG (\(Int(lag / .milliseconds(1))) ms) and FEED_CACHE_MAX_AGE_MS (\(Int(cache / .milliseconds(1))) ms) together exceed the 1 s a read may be stale: lower one"
+                )
+            }
+        }
         if let host = environment["HOST"], !host.isEmpty {
             guard host.allSatisfy({ $0.isLetter || $0.isNumber || ".:-[]".contains($0) }) else {
                 throw ConfigurationError("HOST '\(host)' is not a host name or address")

@@ -5,19 +5,26 @@ import PostgresNIO
 /// Reads and writes activities. Every call has a deadline, so an unreachable database is an error in time.
 public struct ActivityRepository: Sendable {
     let pool: DatabasePool
+    /// The read replica's routing, when there is one: feed reads go through it, writes tell it.
+    let reads: ReplicaReads?
     let logger: Logger
 
-    public init(pool: DatabasePool, logger: Logger) {
+    public init(pool: DatabasePool, reads: ReplicaReads? = nil, logger: Logger) {
         self.pool = pool
+        self.reads = reads
         self.logger = logger
     }
 
-    /// One page of the home feed, newest first, live activities only.
+    /// One page of the home feed, newest first, live activities only (from the read replica when it may serve it).
     public func homeFeed(_ request: FeedRequest) async throws -> [FeedActivity] {
-        try await pool.withConnection(
-            operation: "reading the home feed",
-            statement: request.cursor == nil ? ActivityStatements.HomeFeedFirstPage.name : ActivityStatements.HomeFeedAfterCursor.name
-        ) { [logger] connection in
+        let statement = request.cursor == nil ? ActivityStatements.HomeFeedFirstPage.name : ActivityStatements.HomeFeedAfterCursor.name
+        let body = homeFeedQuery(request)
+        guard let reads else { return try await pool.withConnection(operation: "reading the home feed", statement: statement, body) }
+        return try await reads.read(operation: "reading the home feed", statement: statement, body)
+    }
+
+    private func homeFeedQuery(_ request: FeedRequest) -> @Sendable (PostgresConnection) async throws -> [FeedActivity] {
+        { [logger] connection in
             var page: [FeedActivity] = []
             page.reserveCapacity(request.limit)
             if let cursor = request.cursor {
@@ -43,6 +50,12 @@ public struct ActivityRepository: Sendable {
     /// A retry that arrives while the first request with its key is still in flight waits for it (on the key's
     /// unique index) and then gets its result: there is never a second row. Returns only after the commit.
     public func create(_ activity: NewActivity, idempotencyKey key: String? = nil, rateLimit: PostRateLimit?) async throws -> ActivityCreation {
+        let creation = try await insert(activity, idempotencyKey: key, rateLimit: rateLimit)
+        if case .created = creation { reads?.noteWrite() }
+        return creation
+    }
+
+    private func insert(_ activity: NewActivity, idempotencyKey key: String?, rateLimit: PostRateLimit?) async throws -> ActivityCreation {
         try await pool.withCommittedWrite(operation: "creating an activity", statement: ActivityStatements.CreateActivity.name) {
             [logger] connection in
             for attempt in 0..<2 {

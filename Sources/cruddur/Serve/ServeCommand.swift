@@ -1,5 +1,6 @@
 import ArgumentParser
 import CruddurAPI
+import CruddurAWS
 import CruddurDatabase
 import CruddurDomain
 import CruddurLogging
@@ -49,6 +50,7 @@ struct ServeCommand: AsyncParsableCommand {
             var configuration = try ServeSettings.fromEnvironment()
             configuration.purgeInterval = .seconds(purgeInterval)
             configuration.cognito = try WriteAuthentication.cognitoSettings()
+            configuration.readReplica = try Self.readReplica()
             try WriteAuthentication.refuseUnsafeBinding(configuration, allowUnauthenticatedWrites: allowUnauthenticatedWrites)
             if let traces = try TraceSettings.fromEnvironment(ProcessInfo.processInfo.environment, defaultServiceName: "cruddur") {
                 configuration.traceExport = try TraceExport.bootstrap(traces, logger: logger)
@@ -63,10 +65,27 @@ struct ServeCommand: AsyncParsableCommand {
                     "Cruddur is serving",
                     metadata: [
                         "url": "http://\(configuration.host):\(configuration.port)", "database": "\(database.settings)",
+                        "read_replica": "\(configuration.readReplica.map { "\($0)" } ?? "none")",
                         "version": "\(CruddurRelease.version)",
                     ])
                 try await Self.run(app, host: configuration.host, port: configuration.port, logger: logger)
             }
+        }
+    }
+
+    /// `READ_CONNECTION_URL`, under the same `DB_AUTH` as `CONNECTION_URL`; nil when unset.
+    static func readReplica(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ConnectionSettings? {
+        guard let url = environment["READ_CONNECTION_URL"], !url.isEmpty else { return nil }
+        guard environment["CONNECTION_URL"]?.isEmpty == false else {
+            throw CommandFailure("READ_CONNECTION_URL needs CONNECTION_URL: the replica's primary takes the writes")
+        }
+        do {
+            return try DatabaseAuthentication.settings(url: url, source: "READ_CONNECTION_URL", environment: environment)
+                .with(applicationName: "cruddur-api-reads")
+        } catch let error as DatabaseAuthenticationError {
+            throw CommandFailure(error.description)
+        } catch {
+            throw CommandFailure("READ_CONNECTION_URL: \(error)")
         }
     }
 
