@@ -22,6 +22,17 @@ struct ServeSettingsTests {
                 && set.feedCacheMaxAge == .milliseconds(250))
     }
 
+    @Test("the replica's lag bound: what the 1 s budget leaves after the feed cache, or READ_REPLICA_MAX_LAG within it")
+    func replicaLagBound() throws {
+        #expect(try ServeSettings.fromEnvironment([:]).effectiveReadReplicaMaxLag == .milliseconds(500))
+        #expect(try ServeSettings.fromEnvironment(["FEED_CACHE_MAX_AGE_MS": "200"]).effectiveReadReplicaMaxLag == .milliseconds(800))
+        #expect(try ServeSettings.fromEnvironment(["FEED_CACHE": "off"]).effectiveReadReplicaMaxLag == .seconds(1))
+        #expect(try ServeSettings.fromEnvironment(["READ_REPLICA_MAX_LAG": "250ms"]).effectiveReadReplicaMaxLag == .milliseconds(250))
+        #expect(
+            try ServeSettings.fromEnvironment(["READ_REPLICA_MAX_LAG": "900", "FEED_CACHE": "off"]).effectiveReadReplicaMaxLag
+                == .milliseconds(900))
+    }
+
     @Test(
         "bad values are one clear error naming the variable",
         arguments: [
@@ -30,6 +41,8 @@ struct ServeSettingsTests {
             ["LOG_LEVEL": "verbose"], ["METRICS_PORT": "0"],
             ["METRICS_PORT": "4567"], ["METRICS_PORT": "x"],
             ["FRONTEND_URL": "ftp://x"], ["FRONTEND_URL": "localhost:3000"],
+            ["READ_REPLICA_MAX_LAG": "0"], ["READ_REPLICA_MAX_LAG": "1s"], ["READ_REPLICA_MAX_LAG": "1001"],
+            ["READ_REPLICA_MAX_LAG": "600", "FEED_CACHE_MAX_AGE_MS": "500"],
         ])
     func badSettings(environment: [String: String]) {
         #expect {

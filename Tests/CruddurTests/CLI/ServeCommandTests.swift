@@ -45,6 +45,9 @@ struct ServeCommandTests {
         "bad configuration is one line on stderr and a non-zero exit",
         arguments: [
             ["PORT": "eighty"], ["CONNECTION_URL": "mysql://x"], ["FRONTEND_URL": "not a url"],
+            ["READ_CONNECTION_URL": "postgresql://reader@127.0.0.1:1/cruddur"],
+            ["CONNECTION_URL": "postgresql://u@127.0.0.1:1/cruddur", "READ_CONNECTION_URL": "mysql://reader"],
+            ["CONNECTION_URL": "postgresql://u@127.0.0.1:1/cruddur", "DB_AUTH": "iam", "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s"],
         ])
     func badEnvironment(overrides: [String: String]) async throws {
         let child = try ChildProcess(cruddurExecutable, ["serve"], environment: cleanEnvironment(overrides))
