@@ -229,6 +229,7 @@ struct ReadReplicaTests {
 
         // 2. The replica stops replaying: reads leave it within the lag bound, so B still shows A's posts within 1 s.
         try await pair.onReplica("SELECT pg_wal_replay_pause()")
+        var pausedStaleness: [Duration] = []
         for index in 0..<10 {
             let post = try await Self.post(serverA, "while the replica is paused \(index)")
             var seenAfter: Duration?
@@ -244,7 +245,9 @@ struct ReadReplicaTests {
             }
             let seen = try #require(seenAfter, "B never showed a post while the replica was paused")
             #expect(seen <= .seconds(1), "B showed a post \(seen) after it was acknowledged")
+            pausedStaleness.append(seen)
         }
+        print("replica: replay paused: B showed each of 10 posts within \(pausedStaleness.max() ?? .zero)")
         try await pair.onReplica("SELECT pg_wal_replay_resume()")
         let resumed = try await pair.replicaFeedScans()
         #expect(
