@@ -98,24 +98,21 @@ public func buildApplication(
     if let metrics {
         observer = { operation, duration, succeeded in metrics.databaseCall(operation: operation, duration: duration, succeeded: succeeded) }
     }
-    let pool = try DatabasePool(
-        settings: database.with(applicationName: database.applicationName ?? "cruddur-api"),
-        size: configuration.databasePoolSize,
-        deadline: configuration.queryDeadline,
-        logger: logger,
-        observer: observer,
-        traced: configuration.traceExport != nil
-    )
-    var replicaReads: ReplicaReads?
-    if let replica = configuration.readReplica {
-        let replicaPool = try DatabasePool(
-            settings: replica.with(applicationName: replica.applicationName ?? "cruddur-api-reads"),
+    /// A pool on `settings`, named `name` in `pg_stat_activity` unless the URL names it.
+    func makePool(_ settings: ConnectionSettings, name: String) throws -> DatabasePool {
+        try DatabasePool(
+            settings: settings.with(applicationName: settings.applicationName ?? name),
             size: configuration.databasePoolSize,
             deadline: configuration.queryDeadline,
             logger: logger,
             observer: observer,
             traced: configuration.traceExport != nil
         )
+    }
+    let pool = try makePool(database, name: "cruddur-api")
+    var replicaReads: ReplicaReads?
+    if let replica = configuration.readReplica {
+        let replicaPool = try makePool(replica, name: "cruddur-api-reads")
         replicaReads = ReplicaReads(primary: pool, replica: replicaPool, maxLag: configuration.effectiveReadReplicaMaxLag, logger: logger)
     }
     let activities = ActivityRepository(pool: pool, reads: replicaReads, logger: logger)

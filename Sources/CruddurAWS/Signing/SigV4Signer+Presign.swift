@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 extension SigV4Signer {
@@ -13,10 +12,10 @@ extension SigV4Signer {
         method: String = "GET", host: String, path: String = "/", parameters: [(String, String)], expires: Int, date: Date
     ) -> String {
         let timestamp = AWSTimestamp(date)
-        let scope = "\(timestamp.date)/\(region)/\(service)/aws4_request"
+        let credentialScope = scope(timestamp)
         var authentication: [(String, String)] = [
             ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
-            ("X-Amz-Credential", "\(credentials.accessKeyId)/\(scope)"),
+            ("X-Amz-Credential", "\(credentials.accessKeyId)/\(credentialScope)"),
             ("X-Amz-Date", timestamp.dateTime),
             ("X-Amz-Expires", String(expires)),
             ("X-Amz-SignedHeaders", "host"),
@@ -33,14 +32,8 @@ extension SigV4Signer {
             "host",
             Self.hexSHA256([]),
         ].joined(separator: "\n")
-        let stringToSign = [
-            "AWS4-HMAC-SHA256",
-            timestamp.dateTime,
-            scope,
-            Self.hexSHA256(Array(canonicalRequest.utf8)),
-        ].joined(separator: "\n")
-        let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: signingKey(date: timestamp.date)))
-        return (signed + [("X-Amz-Signature", signature)])
+        let signatureHex = signature(of: Self.stringToSign(timestamp, scope: credentialScope, canonicalRequest: canonicalRequest), timestamp)
+        return (signed + [("X-Amz-Signature", signatureHex)])
             .map { AWSPercentEncoding.encode($0.0) + "=" + AWSPercentEncoding.encode($0.1) }
             .joined(separator: "&")
     }

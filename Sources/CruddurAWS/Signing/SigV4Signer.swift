@@ -65,17 +65,11 @@ public struct SigV4Signer: Sendable {
             Self.hexSHA256(payload),
         ].joined(separator: "\n")
 
-        let scope = "\(timestamp.date)/\(region)/\(service)/aws4_request"
-        let stringToSign = [
-            "AWS4-HMAC-SHA256",
-            timestamp.dateTime,
-            scope,
-            Self.hexSHA256(Array(canonicalRequest.utf8)),
-        ].joined(separator: "\n")
-
-        let key = signingKey(date: timestamp.date)
-        let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key))
-        let authorization = "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyId)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
+        let credentialScope = scope(timestamp)
+        let stringToSign = Self.stringToSign(timestamp, scope: credentialScope, canonicalRequest: canonicalRequest)
+        let signatureHex = signature(of: stringToSign, timestamp)
+        let authorization =
+            "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyId)/\(credentialScope), SignedHeaders=\(signedHeaders), Signature=\(signatureHex)"
 
         var added: [(name: String, value: String)] = [("X-Amz-Date", timestamp.dateTime), ("Authorization", authorization)]
         if let token = credentials.sessionToken {
@@ -84,11 +78,25 @@ public struct SigV4Signer: Sendable {
         return Signature(
             canonicalRequest: canonicalRequest,
             stringToSign: stringToSign,
-            signature: signature,
+            signature: signatureHex,
             signedHeaders: signedHeaders,
             authorization: authorization,
             headers: added
         )
+    }
+
+    /// `<date>/<region>/<service>/aws4_request`.
+    func scope(_ timestamp: AWSTimestamp) -> String {
+        "\(timestamp.date)/\(region)/\(service)/aws4_request"
+    }
+
+    static func stringToSign(_ timestamp: AWSTimestamp, scope: String, canonicalRequest: String) -> String {
+        ["AWS4-HMAC-SHA256", timestamp.dateTime, scope, hexSHA256(Array(canonicalRequest.utf8))].joined(separator: "\n")
+    }
+
+    /// The hex HMAC of `stringToSign` with the day's signing key.
+    func signature(of stringToSign: String, _ timestamp: AWSTimestamp) -> String {
+        Self.hex(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: signingKey(date: timestamp.date)))
     }
 
     /// kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request").

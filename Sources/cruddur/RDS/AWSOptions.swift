@@ -49,6 +49,18 @@ struct InstanceOptions: ParsableArguments {
     }
 }
 
+/// The protections `rds create` and `rds create-replica` turn on, each with its `--no-…` escape.
+struct InstanceProtectionOptions: ParsableArguments {
+    @Flag(inversion: .prefixedNo, help: "Refuse deletion until protection is lifted.")
+    var deletionProtection = true
+
+    @Flag(inversion: .prefixedNo, help: "Allow IAM database authentication.")
+    var iamDatabaseAuthentication = true
+
+    @Flag(inversion: .prefixedNo, help: "Enable Performance Insights (7 days kept).")
+    var performanceInsights = true
+}
+
 /// Prints a value as pretty, key-sorted JSON on stdout.
 func printJSON<Value: Encodable>(_ value: Value) throws {
     let encoder = JSONEncoder()

@@ -55,14 +55,7 @@ struct RDSCreate: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Encrypt storage at rest.")
     var storageEncrypted = true
 
-    @Flag(inversion: .prefixedNo, help: "Refuse deletion until protection is lifted.")
-    var deletionProtection = true
-
-    @Flag(inversion: .prefixedNo, help: "Allow IAM database authentication.")
-    var iamDatabaseAuthentication = true
-
-    @Flag(inversion: .prefixedNo, help: "Enable Performance Insights (7 days kept).")
-    var performanceInsights = true
+    @OptionGroup var protection: InstanceProtectionOptions
 
     @Flag(help: "Run a standby in a second availability zone.")
     var multiAZ = false
@@ -137,9 +130,9 @@ struct RDSCreate: AsyncParsableCommand {
             request.publiclyAccessible = `public`
             request.storageEncrypted = storageEncrypted
             request.backupRetentionDays = backupRetention
-            request.deletionProtection = deletionProtection
-            request.iamDatabaseAuthentication = iamDatabaseAuthentication
-            request.performanceInsights = performanceInsights
+            request.deletionProtection = protection.deletionProtection
+            request.iamDatabaseAuthentication = protection.iamDatabaseAuthentication
+            request.performanceInsights = protection.performanceInsights
             request.multiAZ = multiAZ
             request.parameterGroupName = dbParameterGroupName
             request.vpcSecurityGroupIds = vpcSecurityGroupId

@@ -29,14 +29,7 @@ struct RDSCreateReplica: AsyncParsableCommand {
     @Flag(help: "Give the replica a public address (needed to reach it from a workstation through `cruddur rds allow-ip`).")
     var `public` = false
 
-    @Flag(inversion: .prefixedNo, help: "Refuse deletion until protection is lifted.")
-    var deletionProtection = true
-
-    @Flag(inversion: .prefixedNo, help: "Allow IAM database authentication.")
-    var iamDatabaseAuthentication = true
-
-    @Flag(inversion: .prefixedNo, help: "Enable Performance Insights (7 days kept).")
-    var performanceInsights = true
+    @OptionGroup var protection: InstanceProtectionOptions
 
     /// The replica's identifier, given or derived from the source's.
     var replica: String {
@@ -81,9 +74,9 @@ struct RDSCreateReplica: AsyncParsableCommand {
             request.instanceClass = instanceClass ?? source.instanceClass
             request.availabilityZone = availabilityZone
             request.publiclyAccessible = `public`
-            request.deletionProtection = deletionProtection
-            request.iamDatabaseAuthentication = iamDatabaseAuthentication
-            request.performanceInsights = performanceInsights
+            request.deletionProtection = protection.deletionProtection
+            request.iamDatabaseAuthentication = protection.iamDatabaseAuthentication
+            request.performanceInsights = protection.performanceInsights
             request.vpcSecurityGroupIds = source.vpcSecurityGroupIds
 
             let created = try await client.createReadReplica(request)

@@ -6,35 +6,11 @@ import Testing
 
 /// `cruddur rds create-replica` and `cruddur rds url --reader` against moto_server, read back with the `aws` CLI.
 @Suite("cruddur rds create-replica and url --reader against moto_server", .serialized)
-struct RDSReplicaCommandTests {
-    func cruddur(_ arguments: [String], _ moto: MotoEndpoint, _ environment: [String: String] = [:]) async throws -> ToolResult {
-        try await runTool(cruddurExecutable, arguments, environment: moto.environment(environment), timeout: .seconds(60))
-    }
-
-    func uniqueIdentifier(_ prefix: String) -> String {
-        "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
-    }
-
-    /// The instance as the aws CLI describes it.
-    func describe(_ identifier: String, _ moto: MotoEndpoint, sourceLocation: SourceLocation = #_sourceLocation) async throws -> [String: Any] {
-        let result = try await moto.aws(["rds", "describe-db-instances", "--db-instance-identifier", identifier])
-        #expect(result.status == 0, "\(result)", sourceLocation: sourceLocation)
-        return (result.json["DBInstances"] as? [[String: Any]])?.first ?? [:]
-    }
-
+struct RDSReplicaCommandTests: RDSCommandTesting {
     /// Creates a source instance with `cruddur rds create` and the given extra arguments.
     func createSource(_ identifier: String, _ moto: MotoEndpoint, _ arguments: [String] = []) async throws {
         let created = try await cruddur(["rds", "create", "--identifier", identifier] + arguments, moto)
         #expect(created.status == 0, "\(created)")
-    }
-
-    /// A failure is one line on stderr, a non-zero exit, and no secret.
-    func expectOneLineFailure(_ result: ToolResult, containing text: String, _ moto: MotoEndpoint, sourceLocation: SourceLocation = #_sourceLocation)
-    {
-        #expect(result.status != 0, "\(result)", sourceLocation: sourceLocation)
-        #expect(result.stderr.contains(text), "\(result)", sourceLocation: sourceLocation)
-        #expect(result.stderr.trimmingCharacters(in: .newlines).split(separator: "\n").count == 1, "\(result)", sourceLocation: sourceLocation)
-        #expect(!result.stderr.contains(moto.secretAccessKey) && !result.stdout.contains(moto.secretAccessKey), sourceLocation: sourceLocation)
     }
 
     /// Expects that no instance by this identifier exists.

@@ -5,13 +5,14 @@ import Testing
 /// and one stopped under load; no acknowledged post lost or doubled, no 5xx while every server was up.
 @Suite("scripts/fleet: a fleet behind haproxy loses and doubles nothing while servers die")
 struct FleetTests {
+    /// The read rates are the benchmark's business (`scripts/fleet` without `--skip-rates`), not a test's.
     @Test("the short fleet run passes its own checks, and its report says so")
     func shortRun() async throws {
         let binary = try releaseCruddurExecutable()
         let report = NSTemporaryDirectory() + "cruddur-fleet-\(UUID().uuidString).json"
         defer { try? FileManager.default.removeItem(atPath: report) }
         let result = try await runTool(
-            packageDirectory + "/scripts/fleet", ["--quick", "--binary", binary, "--json", report],
+            packageDirectory + "/scripts/fleet", ["--quick", "--skip-rates", "--binary", binary, "--json", report],
             environment: cleanEnvironment(), timeout: .seconds(300))
         #expect(result.status == 0, "\(result)")
         let data = try #require(FileManager.default.contents(atPath: report), "no report: \(result)")
@@ -22,7 +23,6 @@ struct FleetTests {
         #expect(fields["lost"] as? Int == 0)
         #expect(fields["duplicated"] as? Int == 0)
         #expect(fields["responses_5xx_outside_kill_windows"] as? Int == 0)
-        #expect((fields["read_rate_haproxy_3"] as? Int ?? 0) > 0)
         print("fleet: \(result.stdout)")
     }
 }
