@@ -7,7 +7,10 @@ struct RDSDelete: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "delete",
         abstract: "Delete the instance (a final snapshot first, unless --skip-final-snapshot).",
-        discussion: "An instance with deletion protection is left alone unless --lift-deletion-protection is given too."
+        discussion: """
+            An instance with deletion protection is left alone unless --lift-deletion-protection is given too. A read replica \
+            is deleted without a final snapshot (RDS takes none of a replica: its data stays in its source).
+            """
     )
 
     @OptionGroup var aws: AWSOptions
@@ -37,6 +40,13 @@ struct RDSDelete: AsyncParsableCommand {
             let client = RDSClient(try aws.client(logger: makeCommandLogger()))
             let identifier = instance.identifier
             let current = try await client.describeDBInstance(identifier)
+            // A read replica's data is its source's: RDS takes no final snapshot of one (and refuses to be asked).
+            let replicaOf = current.readReplicaSourceIdentifier
+            if let replicaOf, let finalSnapshotIdentifier {
+                throw CommandFailure(
+                    "\(identifier) is a read replica of \(replicaOf): RDS takes no final snapshot of a replica (its data stays in \(replicaOf)), so nothing was deleted; run without --final-snapshot-identifier \(finalSnapshotIdentifier)"
+                )
+            }
             if current.deletionProtection {
                 guard liftDeletionProtection else {
                     throw CommandFailure(
@@ -46,12 +56,14 @@ struct RDSDelete: AsyncParsableCommand {
                 _ = try await client.disableDeletionProtection(identifier)
                 writeToStandardError("cruddur: turned deletion protection off for \(identifier)\n")
             }
-            let snapshot = skipFinalSnapshot ? nil : (finalSnapshotIdentifier ?? defaultSnapshotName(identifier))
+            let snapshot = skipFinalSnapshot || replicaOf != nil ? nil : (finalSnapshotIdentifier ?? defaultSnapshotName(identifier))
             let deleting = try await client.deleteDBInstance(identifier, finalSnapshotIdentifier: snapshot)
             if aws.json {
                 try printJSON(DeleteResult(instance: deleting, finalSnapshotIdentifier: snapshot))
             } else if let snapshot {
                 print("\(identifier): \(deleting.status), final snapshot \(snapshot)")
+            } else if let replicaOf {
+                print("\(identifier): \(deleting.status), no final snapshot (a read replica: its data stays in \(replicaOf))")
             } else {
                 print("\(identifier): \(deleting.status), no final snapshot")
             }

@@ -171,6 +171,28 @@ struct RDSReplicaCommandTests: RDSCommandTesting {
         expectOneLineFailure(ofReplica, containing: "\(replica) has no read replica", moto)
     }
 
+    @Test("delete on a read replica takes no final snapshot (RDS takes none of a replica) and leaves the source; asking for one is one line")
+    func deleteReplica() async throws {
+        let moto = try await TestMoto.shared.endpoint()
+        let source = uniqueIdentifier("primary")
+        try await createSource(source, moto)
+        let replica = "\(source)-replica"
+        #expect(try await cruddur(["rds", "create-replica", "--identifier", source], moto).status == 0)
+
+        let asked = try await cruddur(
+            ["rds", "delete", "--identifier", replica, "--lift-deletion-protection", "--final-snapshot-identifier", "replica-final"], moto)
+        expectOneLineFailure(asked, containing: "\(replica) is a read replica of \(source)", moto)
+        #expect(try await describe(replica, moto)["DeletionProtection"] as? Bool == true, "a refused delete changed nothing")
+
+        let deleted = try await cruddur(["rds", "delete", "--identifier", replica, "--lift-deletion-protection"], moto)
+        #expect(deleted.status == 0, "\(deleted)")
+        #expect(deleted.stdout.contains("no final snapshot (a read replica: its data stays in \(source))"), "\(deleted)")
+        let snapshots = try await moto.aws(["rds", "describe-db-snapshots", "--db-instance-identifier", replica])
+        #expect(snapshots.status == 0, "\(snapshots)")
+        #expect((snapshots.json["DBSnapshots"] as? [Any])?.isEmpty ?? true, "\(snapshots)")
+        #expect(try await describe(source, moto)["DBInstanceIdentifier"] as? String == source)
+    }
+
     @Test("url --reader when the only replica is in another region says so in one line")
     func readerInAnotherRegion() async throws {
         let moto = try await TestMoto.shared.endpoint()

@@ -475,7 +475,7 @@ struct DBProductionTests {
         let (environment, settings) = try await productionEnvironment(database: name)
         let admin = settings.with(database: "postgres")
         try await withTestConnection(admin) { connection in
-            try await connection.query("DROP ROLE IF EXISTS rds_iam", logger: TestPostgres.logger).collect()
+            _ = try await connection.query("DROP ROLE IF EXISTS rds_iam", logger: TestPostgres.logger).collect()
         }
         let refused = try await db(["setup", "--prod", "--app-role", "cruddur_iam", "--iam"], environment: environment)
         #expect(refused.status == 1 && refused.output.contains("rds_iam"), "\(refused.output)")
@@ -483,7 +483,7 @@ struct DBProductionTests {
         #expect(!refused.output.contains("PostgresTransactionError"), "\(refused.output)")
 
         try await withTestConnection(admin) { connection in
-            try await connection.query("CREATE ROLE rds_iam NOLOGIN", logger: TestPostgres.logger).collect()
+            _ = try await connection.query("CREATE ROLE rds_iam NOLOGIN", logger: TestPostgres.logger).collect()
         }
         let setup = try await db(["setup", "--prod", "--app-role", "cruddur_iam", "--iam"], environment: environment)
         #expect(setup.status == 0, "\(setup.output)")

@@ -94,7 +94,7 @@ struct StreamingPair: Sendable {
     /// Runs `sql` on the replica as the superuser.
     func onReplica(_ sql: String) async throws {
         try await withTestConnection(try replica) { connection in
-            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: TestPostgres.logger).collect()
+            _ = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: TestPostgres.logger).collect()
         }
     }
 

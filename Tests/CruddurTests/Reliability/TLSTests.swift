@@ -143,11 +143,11 @@ struct IAMDatabaseAuthenticationTests {
         let admin = try ConnectionSettings(
             url: "postgresql://postgres@127.0.0.1:\(port)/postgres?sslmode=require", environment: ["PGPASSWORD": TLSCluster.password])
         try await Database.withConnection(admin, logger: TestPostgres.logger, operation: "making the IAM role") { connection in
-            try await connection.query(PostgresQuery(unsafeSQL: "DROP ROLE IF EXISTS \(role)"), logger: TestPostgres.logger).collect()
-            try await connection.query(
+            _ = try await connection.query(PostgresQuery(unsafeSQL: "DROP ROLE IF EXISTS \(role)"), logger: TestPostgres.logger).collect()
+            _ = try await connection.query(
                 "SELECT set_config('cruddur.iam_token', \(token), false)", logger: TestPostgres.logger
             ).collect()
-            try await connection.query(
+            _ = try await connection.query(
                 PostgresQuery(
                     unsafeSQL: "DO $$ BEGIN EXECUTE format('CREATE ROLE \(role) LOGIN PASSWORD %L', current_setting('cruddur.iam_token')); END $$"),
                 logger: TestPostgres.logger
