@@ -25,9 +25,7 @@ public enum DatabaseAuthentication: String, Sendable, CaseIterable {
     /// from the AWS credentials of `environment` (region: the RDS endpoint's, else the usual chain). The connection
     /// must be TLS (`sslmode=require` or stronger): the token is a password.
     public static func settings(
-        url: String, source: String, environment: [String: String],
-        credentials: (@Sendable () async throws -> AWSCredentials)? = nil,
-        now: @escaping @Sendable () -> Date = { Date() }
+        url: String, source: String, environment: [String: String], now: @escaping @Sendable () -> Date = { Date() }
     ) throws -> ConnectionSettings {
         guard try fromEnvironment(environment) == .iam, !ConnectionSettings.urlCarriesPassword(url) else {
             return try ConnectionSettings(url: url, environment: environment)
@@ -45,17 +43,10 @@ public enum DatabaseAuthentication: String, Sendable, CaseIterable {
         guard RDSAuthToken.isValidHost(host), RDSAuthToken.isValidUser(settings.username) else {
             throw DatabaseAuthenticationError.iamHostOrUser(source: source)
         }
-        let tokenCredentials: @Sendable () async throws -> AWSCredentials
-        let region: String
-        if let credentials {
-            tokenCredentials = credentials
-            region = try AWSConfiguration.resolve(region: RDSAuthToken.region(ofEndpoint: host), environment: environment).region
-        } else {
-            let configuration = try AWSConfiguration.resolve(region: RDSAuthToken.region(ofEndpoint: host), environment: environment)
-            region = configuration.region
-            tokenCredentials = { try await configuration.requireCredentials(for: "an IAM authentication token") }
-        }
-        let tokens = RDSAuthTokenSource(host: host, port: port, user: settings.username, region: region, credentials: tokenCredentials, now: now)
+        let configuration = try AWSConfiguration.resolve(region: RDSAuthToken.region(ofEndpoint: host), environment: environment)
+        let tokens = RDSAuthTokenSource(
+            host: host, port: port, user: settings.username, region: configuration.region,
+            credentials: { try await configuration.requireCredentials(for: "an IAM authentication token") }, now: now)
         settings.password = nil
         settings.passwordSource = ConnectionPasswordSource(name: "an IAM authentication token for \(settings.username)") {
             try await tokens.token()

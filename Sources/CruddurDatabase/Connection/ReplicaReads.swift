@@ -76,9 +76,9 @@ public final class ReplicaReads: Service, Sendable {
         guard isReplica else { return try await pool.withConnection(operation: operation, statement: statement, body) }
         do {
             return try await replica.withConnection(operation: operation, statement: statement, deadline: Self.replicaReadDeadline, body)
-        } catch is CancellationError {
-            throw CancellationError()
         } catch {
+            // A caller that left (its client went away) says nothing about the replica.
+            if Task.isCancelled { throw error }
             noteReplicaFailure(error)
             return try await primary.withConnection(operation: operation, statement: statement, body)
         }

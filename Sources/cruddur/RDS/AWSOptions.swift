@@ -26,6 +26,18 @@ struct AWSOptions: ParsableArguments {
         guard (1...300).contains(requestTimeout) else { throw ValidationError("--request-timeout must be from 1 to 300 seconds") }
     }
 
+    /// An instance RDS has begun to create: JSON with `--json`, else its summary and what is happening, then what to run next.
+    func reportCreating(_ created: DBInstance, _ what: String, next: [String]) throws {
+        if json {
+            try printJSON(created)
+            return
+        }
+        print(created.humanSummary)
+        print("")
+        print("RDS is creating \(what) (it takes several minutes). Next: cruddur rds status --identifier \(created.identifier) --wait available")
+        for line in next { print(line) }
+    }
+
     /// The resolved configuration and a client for it.
     func client(logger: Logger) throws -> AWSClient {
         let configuration = try AWSConfiguration.resolve(region: region, profile: profile, endpointURL: endpointURL)

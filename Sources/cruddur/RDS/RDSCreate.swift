@@ -140,15 +140,7 @@ struct RDSCreate: AsyncParsableCommand {
 
             let client = RDSClient(try aws.client(logger: makeCommandLogger()))
             let created = try await client.createDBInstance(request)
-            if aws.json {
-                try printJSON(created)
-            } else {
-                print(created.humanSummary)
-                print("")
-                print(
-                    "RDS is creating the instance (it takes several minutes). Next: cruddur rds status --identifier \(created.identifier) --wait available"
-                )
-            }
+            try aws.reportCreating(created, "the instance", next: [])
         }
     }
 

@@ -80,16 +80,9 @@ struct RDSCreateReplica: AsyncParsableCommand {
             request.vpcSecurityGroupIds = source.vpcSecurityGroupIds
 
             let created = try await client.createReadReplica(request)
-            if aws.json {
-                try printJSON(created)
-            } else {
-                print(created.humanSummary)
-                print("")
-                print(
-                    "RDS is creating the read replica of \(source.identifier) (it takes several minutes). Next: cruddur rds status --identifier \(created.identifier) --wait available"
-                )
-                print("Then READ_CONNECTION_URL from: cruddur rds url --identifier \(source.identifier) --reader")
-            }
+            try aws.reportCreating(
+                created, "the read replica of \(source.identifier)",
+                next: ["Then READ_CONNECTION_URL from: cruddur rds url --identifier \(source.identifier) --reader"])
         }
     }
 

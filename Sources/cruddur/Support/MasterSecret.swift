@@ -5,7 +5,8 @@ import Logging
 
 /// `--prod`'s master password from the Secrets Manager secret RDS manages (and rotates every 7 days): the secret
 /// `--master-secret` names, which replaces `PGPASSWORD` and `~/.pgpass`; or, when no password is given at all, the
-/// secret of the instance whose endpoint `PROD_CONNECTION_URL` names (found through `DescribeDBInstances`).
+/// secret of the instance whose RDS endpoint `PROD_CONNECTION_URL` names (found through `DescribeDBInstances`, in the
+/// endpoint's region).
 enum MasterSecret {
     static func apply(
         to target: DatabaseTarget, secret: String?, logger: Logger,
@@ -15,13 +16,15 @@ enum MasterSecret {
             !ConnectionSettings.urlCarriesPassword(environment["PROD_CONNECTION_URL"] ?? "")
         else { return target }
         guard secret != nil || settings.password == nil else { return target }
+        // Without --master-secret, only an RDS endpoint's instance is looked for: another server with no password
+        // (trust authentication, say) is connected to as before, without any AWS call.
         var endpointHost: String?
-        if case .tcp(let host, _) = settings.endpoint { endpointHost = host }
+        if case .tcp(let host, _) = settings.endpoint, RDSAuthToken.region(ofEndpoint: host) != nil { endpointHost = host }
         guard secret != nil || endpointHost != nil else { return target }
 
         let configuration: AWSConfiguration
         do {
-            configuration = try AWSConfiguration.resolve(environment: environment)
+            configuration = try AWSConfiguration.resolve(region: endpointHost.flatMap(RDSAuthToken.region(ofEndpoint:)), environment: environment)
         } catch {
             throw CommandFailure(
                 "\(source) has no password (none in PGPASSWORD or ~/.pgpass), and the master password cannot be read from Secrets Manager: \(error)"
