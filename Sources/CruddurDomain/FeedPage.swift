@@ -1,5 +1,5 @@
 /// A keyset position in the home feed: everything strictly older than (`createdAt`, `uuid`).
-public struct FeedCursor: Sendable, Equatable {
+public struct FeedCursor: Sendable, Hashable {
     public let createdAt: Timestamp
     public let uuid: String
 
@@ -25,7 +25,7 @@ public struct FeedCursor: Sendable, Equatable {
 }
 
 /// What a client asked of the feed: how many, and from where.
-public struct FeedRequest: Sendable, Equatable {
+public struct FeedRequest: Sendable, Hashable {
     /// Items per page when the client does not say.
     public static let defaultLimit = 20
     /// The most items a page holds; larger requests are clamped to it, as Mastodon does.

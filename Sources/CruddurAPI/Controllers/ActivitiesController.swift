@@ -27,6 +27,8 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
     var metrics: ServerMetrics? = nil
     /// Makes the cache's decisions spans (only when traces are exported).
     var tracer: OTLPTracer? = nil
+    /// Identical feed reads that overlap share one query, each answered by a query that started after it arrived.
+    let feedReads = ReadCoalescer<FeedRequest, RenderedFeedPage>()
 
     func addRoutes(to group: RouterGroup<Context>) {
         group.get("home", use: home)
@@ -46,8 +48,10 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
             throw APIError(.badRequest, code: "invalid_cursor", message: "cursor is not one this server issued.")
         }
         guard feedRequest.cursor == nil, let feedCache else {
-            let (body, link) = Self.render(try await activities.homeFeed(feedRequest), limit: feedRequest.limit)
-            return Self.feedResponse(body: body, link: link)
+            let page = try await feedReads.value(for: feedRequest) {
+                Self.render(try await activities.homeFeed(feedRequest), limit: feedRequest.limit)
+            }
+            return Self.feedResponse(body: page.body, link: page.link)
         }
         let arrived = ContinuousClock.now
         let cached = feedCache.page(limit: feedRequest.limit, now: Timestamp.now(), instant: arrived)
@@ -57,12 +61,18 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
             return Self.feedResponse(body: cached.body, link: cached.link)
         }
         metrics?.feedCacheLookup(hit: false)
-        let generation = feedCache.currentGeneration()
-        let queryStarted = ContinuousClock.now
-        let page = try await activities.homeFeed(feedRequest)
-        let (body, link) = Self.render(page, limit: feedRequest.limit)
-        feedCache.store(limit: feedRequest.limit, generation: generation, queryStarted: queryStarted, body: body, link: link, page: page)
-        return Self.feedResponse(body: body, link: link)
+        let page = try await feedReads.value(for: feedRequest) {
+            let generation = feedCache.currentGeneration()
+            let queryStarted = ContinuousClock.now
+            let items = try await activities.homeFeed(feedRequest)
+            let page = Self.render(items, limit: feedRequest.limit)
+            feedCache.store(
+                limit: feedRequest.limit, generation: generation, queryStarted: queryStarted, body: page.body, link: page.link,
+                page: items
+            )
+            return page
+        }
+        return Self.feedResponse(body: page.body, link: page.link)
     }
 
     /// The cache's decision as a span of its own under the request's: `cruddur.feed_cache.hit`.
@@ -77,12 +87,12 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
     }
 
     /// A page's JSON and, for a full page, its `Link: <…>; rel="next"`.
-    static func render(_ page: [FeedActivity], limit: Int) -> (body: ByteBuffer, link: String?) {
+    static func render(_ page: [FeedActivity], limit: Int) -> RenderedFeedPage {
         var link: String?
         if page.count == limit, let last = page.last {
             link = "</api/activities/home?limit=\(limit)&cursor=\(last.cursor.token)>; rel=\"next\""
         }
-        return (ActivityJSON.feed(page), link)
+        return RenderedFeedPage(body: ActivityJSON.feed(page), link: link)
     }
 
     static func feedResponse(body: ByteBuffer, link: String?) -> Response {
@@ -215,6 +225,12 @@ struct ActivitiesController<Context: RequestContext>: Sendable {
         }
         return ActivityDraft(userHandle: decoded.userHandle, message: decoded.message, ttl: decoded.ttl)
     }
+}
+
+/// A feed page as answered: its JSON, and the next page's `Link` when the page is full.
+struct RenderedFeedPage: Sendable {
+    let body: ByteBuffer
+    let link: String?
 }
 
 /// The wire form of a post.

@@ -6,6 +6,10 @@ import Hummingbird
 /// container orchestrator kill every server.
 struct HealthController<Context: RequestContext>: Sendable {
     let users: UserRepository
+    /// Overlapping checks share one `SELECT 1`, each answered by one that started after it arrived.
+    let probes = ReadCoalescer<DatabaseProbe, Void>()
+
+    enum DatabaseProbe: Hashable, Sendable { case ping }
 
     func addRoutes(to group: RouterGroup<Context>) {
         group.get(use: health)
@@ -22,7 +26,7 @@ struct HealthController<Context: RequestContext>: Sendable {
 
     @Sendable func health(_ request: Request, context: Context) async throws -> Response {
         do {
-            try await users.ping()
+            try await probes.value(for: .ping) { try await users.ping() }
         } catch {
             context.logger.warning("Health check failed", metadata: ["error": "\(error)"])
             throw APIError.databaseUnavailable
