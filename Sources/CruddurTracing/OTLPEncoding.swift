@@ -179,10 +179,23 @@ private struct ProtobufWriter {
         for shift in stride(from: UInt32(0), to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> shift)) }
     }
 
-    mutating func data(_ field: UInt64, _ data: [UInt8]) {
+    /// A trace id as its 16 big-endian bytes, without building an array.
+    mutating func id(_ field: UInt64, _ id: TraceID) {
         tag(field, .lengthDelimited)
-        varint(UInt64(data.count))
-        bytes.append(contentsOf: data)
+        varint(16)
+        bigEndian(id.high)
+        bigEndian(id.low)
+    }
+
+    /// A span id as its 8 big-endian bytes.
+    mutating func id(_ field: UInt64, _ id: SpanID) {
+        tag(field, .lengthDelimited)
+        varint(8)
+        bigEndian(id.value)
+    }
+
+    private mutating func bigEndian(_ word: UInt64) {
+        for shift in stride(from: UInt64(56), through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: word >> shift)) }
     }
 
     mutating func string(_ field: UInt64, _ text: String) {
@@ -239,6 +252,11 @@ private struct ProtobufWriter {
     private mutating func attributes(
         _ field: UInt64, _ attributes: SpanAttributes, recorded: [(key: String, value: TraceValue)] = [], droppedField: UInt64
     ) {
+        // The request path's spans only `record`: no merge, no copy.
+        if attributes.isEmpty, recorded.count <= OTLPEncoder.attributeLimit {
+            for (key, value) in recorded { message(field) { $0.keyValue(key, value) } }
+            return
+        }
         let (kept, dropped) = limited(recorded, attributes)
         for (key, value) in kept { message(field) { $0.keyValue(key, value) } }
         uint(droppedField, UInt64(dropped))
@@ -246,10 +264,10 @@ private struct ProtobufWriter {
 
     /// `Span`.
     mutating func span(_ span: FinishedSpan) {
-        data(1, span.identity.traceID.bytes)
-        data(2, span.identity.spanID.bytes)
+        id(1, span.identity.traceID)
+        id(2, span.identity.spanID)
         if let state = span.identity.traceState { string(3, state) }
-        if let parent = span.parentSpanID { data(4, parent.bytes) }
+        if let parent = span.parentSpanID { id(4, parent) }
         string(5, span.name)
         uint(6, span.kind.otlpValue)
         fixed64(7, span.startNanoseconds)
@@ -265,8 +283,8 @@ private struct ProtobufWriter {
         for link in span.links {
             guard let identity = SpanIdentity(link.context) else { continue }
             message(13) { linkWriter in
-                linkWriter.data(1, identity.traceID.bytes)
-                linkWriter.data(2, identity.spanID.bytes)
+                linkWriter.id(1, identity.traceID)
+                linkWriter.id(2, identity.spanID)
                 if let state = identity.traceState { linkWriter.string(3, state) }
                 linkWriter.attributes(4, link.attributes, droppedField: 5)
                 linkWriter.fixed32(6, identity.sampled ? 1 : 0)

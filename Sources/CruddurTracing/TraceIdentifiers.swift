@@ -13,8 +13,6 @@ public struct TraceID: Sendable, Hashable, CustomStringConvertible {
 
     /// 32 lowercase hexadecimal digits.
     public var description: String { Hex.string(high, low) }
-
-    var bytes: [UInt8] { Hex.bigEndianBytes(high) + Hex.bigEndianBytes(low) }
 }
 
 /// A W3C span id: 8 bytes, never all zero.
@@ -28,8 +26,6 @@ public struct SpanID: Sendable, Hashable, CustomStringConvertible {
 
     /// 16 lowercase hexadecimal digits.
     public var description: String { Hex.string(value) }
-
-    var bytes: [UInt8] { Hex.bigEndianBytes(value) }
 }
 
 /// Random ids from a xoshiro256** generator seeded by the system's: the ids need to be unique and unguessable
@@ -116,9 +112,5 @@ enum Hex {
         case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
         default: nil
         }
-    }
-
-    static func bigEndianBytes(_ value: UInt64) -> [UInt8] {
-        (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * UInt64($0))) }
     }
 }
