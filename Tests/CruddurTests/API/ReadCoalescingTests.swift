@@ -67,16 +67,15 @@ struct ReadCoalescingTests {
     func keysDoNotWaitForEachOther() async throws {
         let coalescer = ReadCoalescer<Int, Int>()
         let log = ReadLog()
-        let started = ContinuousClock.now
         try await withThrowingTaskGroup(of: Int.self) { group in
             for key in 0..<8 {
-                group.addTask { try await coalescer.value(for: key) { try await log.read(by: key, taking: .milliseconds(300)) } }
+                group.addTask { try await coalescer.value(for: key) { try await log.read(by: key, taking: .seconds(1)) } }
             }
             try await group.waitForAll()
         }
         #expect(log.started == 8)
+        // All eight ran at once: none waited for another key's read.
         #expect(log.mostRunning == 8)
-        #expect(ContinuousClock.now - started < .milliseconds(1_500))
     }
 
     @Test("a failed read fails the requests it answers, and the next request reads again")
@@ -131,7 +130,8 @@ struct ReadCoalescingTests {
         try await withTestApp(database: database, framework: .live) { client in
             let stop = NIOLockedValueBox(false)
             try await withThrowingTaskGroup(of: Int.self) { readers in
-                for _ in 0..<8 {
+                // Four paced readers: enough to overlap identical reads, light enough beside the rest of the suite.
+                for _ in 0..<4 {
                     readers.addTask {
                         var reads = 0
                         while !stop.withLockedValue({ $0 }) {
@@ -139,11 +139,12 @@ struct ReadCoalescingTests {
                                 #expect(response.status == .ok)
                             }
                             reads += 1
+                            try await Task.sleep(for: .milliseconds(2))
                         }
                         return reads
                     }
                 }
-                for index in 0..<40 {
+                for index in 0..<20 {
                     let message = "coalesced \(index)"
                     try await client.execute(
                         uri: "/api/activities", method: .post, headers: [.contentType: "application/json"],
@@ -159,7 +160,7 @@ struct ReadCoalescingTests {
                 stop.withLockedValue { $0 = true }
                 var reads = 0
                 for try await count in readers { reads += count }
-                #expect(reads > 40)
+                #expect(reads > 20)
             }
         }
     }
