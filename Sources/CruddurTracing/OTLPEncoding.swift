@@ -124,6 +124,8 @@ private func limited(
 ) -> (
     kept: [(key: String, value: TraceValue)], dropped: Int
 ) {
+    // The request path's spans only `record`: nothing to merge, and the array is returned without a copy.
+    if attributes.isEmpty, recorded.count <= OTLPEncoder.attributeLimit { return (recorded, 0) }
     var kept = Array(recorded.prefix(OTLPEncoder.attributeLimit))
     var dropped = recorded.count - kept.count
     // SpanAttributes offers forEach, not a Sequence.
@@ -252,11 +254,6 @@ private struct ProtobufWriter {
     private mutating func attributes(
         _ field: UInt64, _ attributes: SpanAttributes, recorded: [(key: String, value: TraceValue)] = [], droppedField: UInt64
     ) {
-        // The request path's spans only `record`: no merge, no copy.
-        if attributes.isEmpty, recorded.count <= OTLPEncoder.attributeLimit {
-            for (key, value) in recorded { message(field) { $0.keyValue(key, value) } }
-            return
-        }
         let (kept, dropped) = limited(recorded, attributes)
         for (key, value) in kept { message(field) { $0.keyValue(key, value) } }
         uint(droppedField, UInt64(dropped))

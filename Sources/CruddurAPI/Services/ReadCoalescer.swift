@@ -25,26 +25,29 @@ final class ReadCoalescer<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 
     /// `read`'s result for a run of `read` that started after this call.
     func value(for key: Key, read: () async throws -> Value) async throws -> Value {
-        let leads = slots.withLockedValue { slots in
-            guard slots[key] == nil else { return false }
-            slots[key] = Slot()
-            return true
-        }
-        if !leads {
+        if !claim(key, orWaitWith: nil) {
             let turn = await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
-                let leadsNow = slots.withLockedValue { slots in
-                    guard slots[key] != nil else {
-                        slots[key] = Slot()
-                        return true
-                    }
-                    slots[key]!.next.append(continuation)
-                    return false
-                }
-                if leadsNow { continuation.resume(returning: .lead) }
+                // The read in flight may have ended since the first look: then this request runs the next one.
+                if claim(key, orWaitWith: continuation) { continuation.resume(returning: .lead) }
             }
             if case .answered(let result) = turn { return try result.get() }
         }
         return try await lead(key, read: read)
+    }
+
+    /// Whether this request runs `key`'s next read because none is in flight; otherwise `waiter`, if any, waits for it.
+    private func claim(_ key: Key, orWaitWith waiter: CheckedContinuation<Turn, Never>?) -> Bool {
+        slots.withLockedValue { slots in
+            guard var slot = slots[key] else {
+                slots[key] = Slot()
+                return true
+            }
+            if let waiter {
+                slot.next.append(waiter)
+                slots[key] = slot
+            }
+            return false
+        }
     }
 
     private func lead(_ key: Key, read: () async throws -> Value) async throws -> Value {

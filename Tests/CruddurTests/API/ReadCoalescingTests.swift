@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import NIOConcurrencyHelpers
+import PostgresNIO
 import Testing
 
 @testable import CruddurAPI
@@ -95,6 +96,74 @@ struct ReadCoalescingTests {
         let answers = try await [second, third]
         #expect(answers[0] == answers[1])
         #expect(try await coalescer.value(for: "page") { 4 } == 4)
+    }
+
+    @Test("a failed read is the error of every request it answers, not only of the one that ran it")
+    func failureReachesTheWholeBatch() async throws {
+        let coalescer = ReadCoalescer<String, Int>()
+        let log = ReadLog()
+        /// Read 2 fails; the others succeed.
+        @Sendable func attempt(_ reader: Int) async throws -> Int {
+            try await coalescer.value(for: "page") {
+                let number = try await log.read(by: reader, taking: .milliseconds(200))
+                if number == 2 { throw ReadFailed() }
+                return number
+            }
+        }
+        let first = Task { try await attempt(0) }
+        try await Task.sleep(for: .milliseconds(50))
+        // Both arrive while read 1 runs, so read 2 (run by one of them) answers both.
+        let second = Task { try await attempt(1) }
+        let third = Task { try await attempt(2) }
+        #expect(try await first.value == 1)
+        await #expect(throws: ReadFailed.self) { try await second.value }
+        await #expect(throws: ReadFailed.self) { try await third.value }
+        #expect(log.started == 2)
+    }
+
+    @Test("through the API: requests for one page while its query is held up make one query wait, not one per request")
+    func oneQueryPerPageThroughTheAPI() async throws {
+        let database = try await TestPostgres.shared.makeDatabase(seeded: true)
+        try await withTestApp(database: database, framework: .live) { client in
+            // Separate connections (AsyncHTTPClient's pool), so that the requests are in flight at once.
+            let url = "http://127.0.0.1:\(try #require(client.port))/api/activities/home?limit=5"
+            let expected = try await HTTP.request("GET", url).body
+            try await withTestConnection(database) { locker in
+                // The feed query waits for this lock, so every request below arrives while the first one's query runs.
+                _ = try await locker.query("BEGIN", logger: TestPostgres.logger).collect()
+                _ = try await locker.query("LOCK TABLE activities IN ACCESS EXCLUSIVE MODE", logger: TestPostgres.logger).collect()
+                let requests = Task {
+                    try await withThrowingTaskGroup(of: HTTP.Reply.self) { group in
+                        for _ in 0..<24 {
+                            group.addTask { try await HTTP.request("GET", url) }
+                        }
+                        return try await group.reduce(into: []) { $0.append($1) }
+                    }
+                }
+                var waiting = 0
+                let deadline = ContinuousClock.now + .seconds(5)
+                while waiting == 0, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(20))
+                    waiting = try await Self.queriesWaitingForALock(locker)
+                }
+                // Time for the other requests to arrive (and, without sharing, for the pool's other connections to queue).
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(try await Self.queriesWaitingForALock(locker) == 1)
+                _ = try await locker.query("COMMIT", logger: TestPostgres.logger).collect()
+                let answers = try await requests.value
+                #expect(answers.count == 24)
+                #expect(answers.allSatisfy { $0.status == 200 && $0.body == expected })
+            }
+        }
+    }
+
+    /// Sessions of this database waiting for a lock.
+    private static func queriesWaitingForALock(_ connection: PostgresConnection) async throws -> Int {
+        let rows = try await connection.query(
+            "SELECT count(*)::int8 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            logger: TestPostgres.logger)
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
     }
 
     @Test("a leader whose request is cancelled hands the read to the next request of its batch")
