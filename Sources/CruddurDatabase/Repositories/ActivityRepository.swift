@@ -8,11 +8,26 @@ public struct ActivityRepository: Sendable {
     /// The read replica's routing, when there is one: feed reads go through it, writes tell it.
     let reads: ReplicaReads?
     let logger: Logger
+    /// Posts without an `Idempotency-Key` that arrive together, committed in one transaction.
+    private let posts: CommitGroup<PendingPost, String, ActivityCreation>
+
+    /// The most posts one transaction takes.
+    public static let largestPostGroup = 32
+    /// How long a group of posts runs before the next may start beside it instead of after it (``CommitGroup``),
+    /// and how many may run at once that way.
+    public static let postGroupStall: Duration = .milliseconds(20)
+    public static let concurrentPostGroups = 4
 
     public init(pool: DatabasePool, reads: ReplicaReads? = nil, logger: Logger) {
         self.pool = pool
         self.reads = reads
         self.logger = logger
+        posts = CommitGroup(
+            maximumRunning: Self.concurrentPostGroups, maximumSize: Self.largestPostGroup, stallAfter: Self.postGroupStall,
+            key: \.activity.author.key
+        ) { [pool, logger] group in
+            await Self.insert(group, pool: pool, logger: logger)
+        }
     }
 
     /// One page of the home feed, newest first, live activities only (from the read replica when it may serve it).
@@ -49,15 +64,90 @@ public struct ActivityRepository: Sendable {
     ///
     /// A retry that arrives while the first request with its key is still in flight waits for it (on the key's
     /// unique index) and then gets its result: there is never a second row. Returns only after the commit.
+    ///
+    /// Posts without a key that arrive while others commit are committed together: one statement and one
+    /// transaction for a group by different authors (``CommitGroup``, ``ActivityStatements/CreateActivities``), with
+    /// the same rules per post as alone; a post alone (no load) is not delayed.
     public func create(_ activity: NewActivity, idempotencyKey key: String? = nil, rateLimit: PostRateLimit?) async throws -> ActivityCreation {
-        let creation = try await insert(activity, idempotencyKey: key, rateLimit: rateLimit)
+        let creation =
+            if let key {
+                try await Self.insert(activity, idempotencyKey: key, rateLimit: rateLimit, pool: pool, logger: logger)
+            } else {
+                try await posts.submit(PendingPost(activity: activity, rateLimit: rateLimit))
+            }
         if case .created = creation { reads?.noteWrite() }
         return creation
     }
 
-    private func insert(_ activity: NewActivity, idempotencyKey key: String?, rateLimit: PostRateLimit?) async throws -> ActivityCreation {
+    /// A post without an `Idempotency-Key`, waiting for its group's transaction.
+    struct PendingPost: Sendable {
+        let activity: NewActivity
+        let rateLimit: PostRateLimit?
+    }
+
+    /// Commits `group` (posts by different authors) in one statement and transaction. When the statement fails,
+    /// the transaction rolls back and each post is tried again alone, so one bad post costs the others nothing; when
+    /// the commit itself fails, its outcome is unknown and every post of the group gets the error.
+    static func insert(_ group: [PendingPost], pool: DatabasePool, logger: Logger) async -> [Result<ActivityCreation, any Error>] {
+        if group.count == 1 { return [await alone(group[0], pool: pool, logger: logger)] }
+        let rateLimit = group[0].rateLimit
+        if group.allSatisfy({ $0.rateLimit == rateLimit }) {
+            let statement = ActivityStatements.CreateActivities(activities: group.map(\.activity), rateLimit: rateLimit)
+            do {
+                let outcomes = try await pool.withCommittedWrite(
+                    operation: "creating activities", statement: ActivityStatements.CreateActivities.name
+                ) {
+                    connection -> [ActivityCreation]? in
+                    var outcomes = [ActivityCreation](repeating: .authorNotFound, count: group.count)
+                    do {
+                        for try await (position, outcome) in try await connection.execute(statement, logger: logger) {
+                            guard (1...group.count).contains(position) else {
+                                throw MalformedRow(statement: ActivityStatements.CreateActivities.name)
+                            }
+                            outcomes[position - 1] =
+                                switch outcome {
+                                case .created(let created): .created(created)
+                                case .rateLimited(let seconds): .rateLimited(retryAfterSeconds: Int(seconds))
+                                }
+                        }
+                    } catch {
+                        // Rolled back here, not by the COMMIT that follows (which then has no transaction to end):
+                        // a row that failed to decode leaves the statement's writes in place until then.
+                        logger.debug("A group of posts failed; each is tried alone", metadata: ["error.type": "\(type(of: error))"])
+                        try await connection.query("ROLLBACK", logger: logger).drain()
+                        return nil
+                    }
+                    return outcomes
+                }
+                if let outcomes { return outcomes.map { Result.success($0) } }
+            } catch {
+                return group.map { _ in .failure(error) }
+            }
+        }
+        return await withTaskGroup(of: (Int, Result<ActivityCreation, any Error>).self) { tasks in
+            for (index, post) in group.enumerated() {
+                tasks.addTask { (index, await alone(post, pool: pool, logger: logger)) }
+            }
+            var outcomes = [Result<ActivityCreation, any Error>](repeating: .success(.authorNotFound), count: group.count)
+            for await (index, outcome) in tasks { outcomes[index] = outcome }
+            return outcomes
+        }
+    }
+
+    /// `post` in a transaction of its own.
+    private static func alone(_ post: PendingPost, pool: DatabasePool, logger: Logger) async -> Result<ActivityCreation, any Error> {
+        do {
+            return .success(try await insert(post.activity, idempotencyKey: nil, rateLimit: post.rateLimit, pool: pool, logger: logger))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private static func insert(
+        _ activity: NewActivity, idempotencyKey key: String?, rateLimit: PostRateLimit?, pool: DatabasePool, logger: Logger
+    ) async throws -> ActivityCreation {
         try await pool.withCommittedWrite(operation: "creating an activity", statement: ActivityStatements.CreateActivity.name) {
-            [logger] connection in
+            connection in
             for attempt in 0..<2 {
                 for try await outcome in try await connection.execute(
                     ActivityStatements.CreateActivity(activity: activity, idempotencyKey: key, rateLimit: rateLimit), logger: logger
@@ -106,6 +196,16 @@ public struct ActivityRepository: Sendable {
                 deleted = Int(count)
             }
             return deleted
+        }
+    }
+}
+
+extension Author {
+    /// Who the author is, as one string (two posts with the same key never share a group).
+    fileprivate var key: String {
+        switch self {
+        case .handle(let handle): "h" + handle
+        case .cognitoSub(let sub): "s" + sub
         }
     }
 }

@@ -162,6 +162,11 @@ enum ActivityStatements {
 
         func decodeRow(_ row: PostgresRow) throws -> Row {
             var cells = RowCells(row, statement: Self.name)
+            return try Self.outcome(&cells)
+        }
+
+        /// The outcome in a row's next seven cells (``createdColumns`` and `retry_after`).
+        static func outcome(_ cells: inout RowCells) throws -> Outcome {
             let (uuid, displayName, handle, message) = (
                 try cells.next(String?.self), try cells.next(String?.self), try cells.next(String?.self), try cells.next(String?.self)
             )
@@ -174,6 +179,95 @@ enum ActivityStatements {
                     uuid: uuid, displayName: displayName, handle: handle, message: message,
                     createdAt: Timestamp(microsecondsSinceEpoch: createdAt), expiresAt: Timestamp(microsecondsSinceEpoch: expiresAt)
                 ))
+        }
+    }
+
+    /// ``CreateActivity`` for a group of posts without an `Idempotency-Key`, by different authors, under one rate
+    /// limit: the same rules per post (author by handle or Cognito sub, the counter row's upsert and its refusal) in
+    /// one statement. Posts are `$1`–`$4` as arrays of equal length (author key, whether it is a Cognito sub,
+    /// message, TTL in seconds); `$5`/`$6` are the rate limit. The counter rows are taken in the order of the
+    /// authors' uuids, so two groups never wait for each other in a cycle. Two posts by one user in a group fail the
+    /// statement (a counter row cannot be updated twice in one statement): the caller keeps authors distinct.
+    ///
+    /// Rows: per post that has an author, its 1-based position and what ``CreateActivity`` would return for it.
+    struct CreateActivities: PostgresPreparedStatement {
+        static let name = "cruddur_create_activities"
+        static let sql = """
+            WITH post AS (
+              SELECT p.position, p.author_key, p.by_sub, p.message, p.ttl
+              FROM unnest($1::text[], $2::bool[], $3::text[], $4::int8[]) WITH ORDINALITY
+                AS p(author_key, by_sub, message, ttl, position)
+            ), author AS (
+              SELECT post.position, u.uuid, u.display_name, u.handle
+              FROM post JOIN public.users u ON u.handle = post.author_key WHERE NOT post.by_sub
+              UNION ALL
+              SELECT post.position, u.uuid, u.display_name, u.handle
+              FROM post JOIN public.users u ON u.cognito_user_id = post.author_key
+              WHERE post.by_sub AND u.cognito_user_id <> ''
+            ), allowance AS (
+              INSERT INTO public.post_allowances AS c (user_uuid, window_started_at, posts)
+              SELECT author.uuid, now(), 1 FROM author WHERE $5::int4 IS NOT NULL ORDER BY author.uuid
+              ON CONFLICT (user_uuid) DO UPDATE SET
+                window_started_at = CASE WHEN c.window_started_at + $6::int8 * interval '1 second' <= now()
+                  THEN now() ELSE c.window_started_at END,
+                posts = CASE WHEN c.window_started_at + $6::int8 * interval '1 second' <= now() THEN 1 ELSE c.posts + 1 END
+              WHERE c.window_started_at + $6::int8 * interval '1 second' <= now() OR c.posts < $5::int4
+              RETURNING c.user_uuid
+            ), inserted AS (
+              INSERT INTO public.activities (uuid, user_uuid, message, created_at, expires_at)
+              SELECT gen_random_uuid(), author.uuid, post.message, now(), now() + post.ttl * interval '1 second'
+              FROM author JOIN post USING (position)
+              WHERE $5::int4 IS NULL OR author.uuid IN (SELECT user_uuid FROM allowance)
+              RETURNING uuid, user_uuid, message, created_at, expires_at
+            )
+            SELECT author.position, \(createdColumns), NULL::int8
+            FROM inserted JOIN author ON author.uuid = inserted.user_uuid
+            UNION ALL
+            SELECT author.position, NULL, NULL, NULL, NULL, NULL, NULL, greatest(1, ceil(extract(epoch FROM
+                coalesce(c.window_started_at, now()) + $6::int8 * interval '1 second' - now())))::int8
+            FROM author LEFT JOIN public.post_allowances c ON c.user_uuid = author.uuid
+            WHERE $5::int4 IS NOT NULL AND author.uuid NOT IN (SELECT user_uuid FROM allowance)
+            """
+        typealias Row = (position: Int, outcome: CreateActivity.Outcome)
+        let activities: [NewActivity]
+        let rateLimit: PostRateLimit?
+
+        func makeBindings() throws -> PostgresBindings {
+            var keys: [String] = []
+            var bySub: [Bool] = []
+            var messages: [String] = []
+            var ttls: [Int64] = []
+            for activity in activities {
+                switch activity.author {
+                case .handle(let handle):
+                    keys.append(handle)
+                    bySub.append(false)
+                case .cognitoSub(let sub):
+                    keys.append(sub)
+                    bySub.append(true)
+                }
+                messages.append(activity.message)
+                ttls.append(Int64(activity.ttl.seconds))
+            }
+            var bindings = PostgresBindings(capacity: 6)
+            bindings.append(keys)
+            bindings.append(bySub)
+            bindings.append(messages)
+            bindings.append(ttls)
+            if let rateLimit {
+                bindings.append(Int32(rateLimit.posts))
+                bindings.append(Int64(rateLimit.windowSeconds))
+            } else {
+                bindings.appendNull()
+                bindings.append(Int64(0))
+            }
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row {
+            var cells = RowCells(row, statement: Self.name)
+            let position = try cells.next(Int64.self)
+            return (Int(position), try CreateActivity.outcome(&cells))
         }
     }
 

@@ -20,6 +20,13 @@ public enum PreparedStatementCatalog {
                 "posts per window (or NULL: no rate limit)", "window_seconds",
             ]
         ),
+        entry(
+            ActivityStatements.CreateActivities.self,
+            parameters: [
+                "author keys (text[]: handles or cognito_user_ids)", "whether each key is a cognito_user_id (bool[])", "messages (text[])",
+                "ttl_seconds (int8[])", "posts per window (or NULL: no rate limit)", "window_seconds",
+            ]
+        ),
         entry(ActivityStatements.PurgeExpired.self, parameters: ["limit"]),
     ]
 
