@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import Tracing
 
 /// Group commit in the client: writes that arrive while another group of writes is being committed wait, and then go
 /// to the database together, so that one statement and one transaction (one round trip each for `BEGIN`, the
@@ -20,6 +21,8 @@ final class CommitGroup<Item: Sendable, Key: Hashable, Outcome: Sendable>: Senda
     private struct Waiting {
         let item: Item
         let continuation: CheckedContinuation<Outcome, any Error>
+        /// The writer's context (its request's span): a group's database call is traced under its oldest write's.
+        let context: ServiceContext?
     }
 
     private struct State {
@@ -71,7 +74,7 @@ final class CommitGroup<Item: Sendable, Key: Hashable, Outcome: Sendable>: Senda
     func submit(_ item: Item) async throws -> Outcome {
         try await withCheckedThrowingContinuation { continuation in
             let start = state.withLockedValue { state -> (runner: UInt64, group: [Waiting])? in
-                state.waiting.append(Waiting(item: item, continuation: continuation))
+                state.waiting.append(Waiting(item: item, continuation: continuation, context: ServiceContext.current))
                 let now = ContinuousClock.now
                 guard state.running.count < maximumRunning, state.othersStalled(besides: nil, at: now, stallAfter: stallAfter)
                 else { return nil }
@@ -88,7 +91,7 @@ final class CommitGroup<Item: Sendable, Key: Hashable, Outcome: Sendable>: Senda
     private func commit(_ group: [Waiting], runner: UInt64) async {
         var group = group
         while true {
-            let outcomes = await run(group.map(\.item))
+            let outcomes = await ServiceContext.$current.withValue(group[0].context) { await run(group.map(\.item)) }
             for (index, waiting) in group.enumerated() {
                 guard index < outcomes.count else {
                     waiting.continuation.resume(

@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import Testing
+import Tracing
 
 @testable import CruddurDatabase
 
@@ -28,9 +29,16 @@ private final class Door: Sendable {
     }
 }
 
-/// The groups a `CommitGroup` ran, in the order they started; the first group waits at `firstGroupDoor`.
+/// Which write's context a group ran in.
+private enum Writer: ServiceContextKey {
+    typealias Value = String
+}
+
+/// The groups a `CommitGroup` ran, in the order they started, and the writer whose context each ran in; the first
+/// group waits at `firstGroupDoor`.
 private final class Recorder: Sendable {
     let groups = NIOLockedValueBox([[String]]())
+    let contexts = NIOLockedValueBox([String?]())
     let firstGroupDoor = Door()
 
     func run(_ items: [String]) async -> [Result<String, any Error>] {
@@ -38,6 +46,7 @@ private final class Recorder: Sendable {
             groups.append(items)
             return groups.count == 1
         }
+        contexts.withLockedValue { $0.append(ServiceContext.current?[Writer.self]) }
         if isFirst { await firstGroupDoor.pass() }
         return items.map { .success("done " + $0) }
     }
@@ -81,7 +90,9 @@ struct CommitGroupTests {
             #expect(await eventually { recorder.started.count == 1 })
             // While the first group is held, these arrive one after another (b's key twice).
             for item in ["b-1", "a-2", "b-2", "c-1", "d-1"] {
-                tasks.addTask { try await group.submit(item) }
+                var context = ServiceContext.topLevel
+                context[Writer.self] = item
+                tasks.addTask { try await ServiceContext.$current.withValue(context) { try await group.submit(item) } }
                 try await Task.sleep(for: .milliseconds(20))
             }
             #expect(recorder.started.count == 1, "nothing may start beside a group that is not stalled")
@@ -92,6 +103,8 @@ struct CommitGroupTests {
         }
         // Groups of at most 3, oldest first; b-2 waits for a group without b-1, still ahead of the younger d-1.
         #expect(recorder.started == [["a-1"], ["b-1", "a-2", "c-1"], ["b-2", "d-1"]])
+        // Each group runs in its oldest write's context (its request's trace), not in the task's that started the first.
+        #expect(recorder.contexts.withLockedValue { $0 } == [nil, "b-1", "b-2"])
     }
 
     @Test("when the running group has stalled, a new write starts another group beside it")
