@@ -1,6 +1,7 @@
 import CruddurDomain
 import Logging
 import PostgresNIO
+import Tracing
 
 /// Reads and writes activities. Every call has a deadline, so an unreachable database is an error in time.
 public struct ActivityRepository: Sendable {
@@ -73,7 +74,7 @@ public struct ActivityRepository: Sendable {
             if let key {
                 try await Self.insert(activity, idempotencyKey: key, rateLimit: rateLimit, pool: pool, logger: logger)
             } else {
-                try await posts.submit(PendingPost(activity: activity, rateLimit: rateLimit))
+                try await posts.submit(PendingPost(activity: activity, rateLimit: rateLimit, context: ServiceContext.current))
             }
         if case .created = creation { reads?.noteWrite() }
         return creation
@@ -83,7 +84,13 @@ public struct ActivityRepository: Sendable {
     struct PendingPost: Sendable {
         let activity: NewActivity
         let rateLimit: PostRateLimit?
+        /// The request's context (its trace), for the post's own call when it is tried alone.
+        var context: ServiceContext? = nil
     }
+
+    /// How many posts of a failed group are tried alone at once (the rest wait): a group of 32 must not ask the pool
+    /// for 32 connections at once.
+    static let concurrentRetries = 4
 
     /// Commits `group` (posts by different authors) in one statement and transaction. When the statement fails,
     /// the transaction rolls back and each post is tried again alone, so one bad post costs the others nothing; when
@@ -125,10 +132,11 @@ public struct ActivityRepository: Sendable {
             }
         }
         return await withTaskGroup(of: (Int, Result<ActivityCreation, any Error>).self) { tasks in
-            for (index, post) in group.enumerated() {
-                tasks.addTask { (index, await alone(post, pool: pool, logger: logger)) }
-            }
             var outcomes = [Result<ActivityCreation, any Error>](repeating: .success(.authorNotFound), count: group.count)
+            for (index, post) in group.enumerated() {
+                if index >= concurrentRetries, let (done, outcome) = await tasks.next() { outcomes[done] = outcome }
+                tasks.addTask { (index, await ServiceContext.$current.withValue(post.context) { await alone(post, pool: pool, logger: logger) }) }
+            }
             for await (index, outcome) in tasks { outcomes[index] = outcome }
             return outcomes
         }

@@ -187,7 +187,8 @@ enum ActivityStatements {
     /// one statement. Posts are `$1`–`$4` as arrays of equal length (author key, whether it is a Cognito sub,
     /// message, TTL in seconds); `$5`/`$6` are the rate limit. The counter rows are taken in the order of the
     /// authors' uuids, so two groups never wait for each other in a cycle. Two posts by one user in a group fail the
-    /// statement (a counter row cannot be updated twice in one statement): the caller keeps authors distinct.
+    /// statement (a counter row cannot be updated twice in one statement): the caller keeps authors distinct. (Without
+    /// a rate limit they are two rows; each activity's uuid is drawn per position, so each post gets its own back.)
     ///
     /// Rows: per post that has an author, its 1-based position and what ``CreateActivity`` would return for it.
     struct CreateActivities: PostgresPreparedStatement {
@@ -213,15 +214,17 @@ enum ActivityStatements {
                 posts = CASE WHEN c.window_started_at + $6::int8 * interval '1 second' <= now() THEN 1 ELSE c.posts + 1 END
               WHERE c.window_started_at + $6::int8 * interval '1 second' <= now() OR c.posts < $5::int4
               RETURNING c.user_uuid
-            ), inserted AS (
-              INSERT INTO public.activities (uuid, user_uuid, message, created_at, expires_at)
-              SELECT gen_random_uuid(), author.uuid, post.message, now(), now() + post.ttl * interval '1 second'
+            ), fresh AS (
+              SELECT author.position, gen_random_uuid() AS uuid, author.uuid AS user_uuid, post.message, post.ttl
               FROM author JOIN post USING (position)
               WHERE $5::int4 IS NULL OR author.uuid IN (SELECT user_uuid FROM allowance)
-              RETURNING uuid, user_uuid, message, created_at, expires_at
+            ), inserted AS (
+              INSERT INTO public.activities (uuid, user_uuid, message, created_at, expires_at)
+              SELECT uuid, user_uuid, message, now(), now() + ttl * interval '1 second' FROM fresh
+              RETURNING uuid, message, created_at, expires_at
             )
-            SELECT author.position, \(createdColumns), NULL::int8
-            FROM inserted JOIN author ON author.uuid = inserted.user_uuid
+            SELECT fresh.position, \(createdColumns), NULL::int8
+            FROM inserted JOIN fresh ON fresh.uuid = inserted.uuid JOIN author ON author.position = fresh.position
             UNION ALL
             SELECT author.position, NULL, NULL, NULL, NULL, NULL, NULL, greatest(1, ceil(extract(epoch FROM
                 coalesce(c.window_started_at, now()) + $6::int8 * interval '1 second' - now())))::int8

@@ -124,6 +124,47 @@ struct CommitGroupTests {
         }
     }
 
+    @Test("a write that waits behind a group that stalls starts its own group, though no other write arrives", .timeLimit(.minutes(1)))
+    func stalledGroupPromotesWaitingWrites() async throws {
+        let recorder = Recorder()
+        let group = CommitGroup<String, String, String>(
+            maximumRunning: 2, maximumSize: 8, stallAfter: .milliseconds(50), key: authorKey, run: recorder.run)
+        try await withThrowingTaskGroup(of: String.self) { (tasks: inout ThrowingTaskGroup<String, any Error>) async throws -> Void in
+            tasks.addTask { try await group.submit("stuck-1") }
+            #expect(await eventually { recorder.started.count == 1 })
+            // Without the promotion b-1 would wait for the held group: opened after 10 s anyway, so it fails, not hangs.
+            let safety = Task {
+                try await Task.sleep(for: .seconds(10))
+                recorder.firstGroupDoor.open()
+            }
+            defer { safety.cancel() }
+            // Queued while the first group is young; nothing else arrives after it.
+            let queued = ContinuousClock.now
+            #expect(try await group.submit("b-1") == "done b-1")
+            #expect(ContinuousClock.now - queued < .seconds(5), "b-1 waited for the stalled group")
+            #expect(recorder.started == [["stuck-1"], ["b-1"]])
+            recorder.firstGroupDoor.open()
+            #expect(try await tasks.next() == "done stuck-1")
+        }
+    }
+
+    @Test("a waiting write whose caller is cancelled leaves the queue at once and is never run", .timeLimit(.minutes(1)))
+    func cancelledWhileWaiting() async throws {
+        let recorder = Recorder()
+        let group = CommitGroup<String, String, String>(
+            maximumRunning: 1, maximumSize: 8, stallAfter: .seconds(60), key: authorKey, run: recorder.run)
+        let first = Task { try await group.submit("a-1") }
+        #expect(await eventually { recorder.started.count == 1 })
+        let waiting = Task { try await group.submit("b-1") }
+        try await Task.sleep(for: .milliseconds(50))
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        recorder.firstGroupDoor.open()
+        #expect(try await first.value == "done a-1")
+        #expect(try await group.submit("c-1") == "done c-1")
+        #expect(recorder.started == [["a-1"], ["c-1"]])
+    }
+
     @Test("a run that returns too few outcomes fails the writes without one, instead of leaving them waiting")
     func missingOutcomes() async throws {
         let group = CommitGroup<String, String, String>(

@@ -149,6 +149,35 @@ struct GroupedPostsTests {
         #expect(try await integer(database, "SELECT count(*) FROM post_allowances") == 3)
     }
 
+    @Test("one user named by handle and by Cognito sub in one group: each post gets its own activity back")
+    func oneUserTwoNames() async throws {
+        let database = try await TestPostgres.shared.makeDatabase()
+        try await makeWriters(database, count: 2)
+        for rateLimit in [nil, PostRateLimit.standard] {
+            let group: [ActivityRepository.PendingPost] = [
+                .init(activity: post(.handle("writer_0"), "by handle"), rateLimit: rateLimit),
+                .init(activity: post(.cognitoSub("writer-sub-0"), "by sub"), rateLimit: rateLimit),
+                .init(activity: post(.handle("writer_1"), "someone else"), rateLimit: rateLimit),
+            ]
+            let outcomes = try await withPool(database) { pool in
+                await ActivityRepository.insert(group, pool: pool, logger: TestPostgres.logger)
+            }
+            try #require(outcomes.count == 3)
+            var uuids: Set<String> = []
+            for (index, outcome) in outcomes.enumerated() {
+                guard case .success(.created(let created)) = outcome else {
+                    Issue.record("rate limit \(String(describing: rateLimit)), post \(index): \(outcome)")
+                    continue
+                }
+                #expect(created.message == group[index].activity.message, "rate limit \(String(describing: rateLimit))")
+                uuids.insert(created.uuid)
+            }
+            #expect(uuids.count == 3)
+        }
+        #expect(try await integer(database, "SELECT count(*) FROM activities") == 6)
+        #expect(try await integer(database, "SELECT count(DISTINCT message) FROM activities") == 3)
+    }
+
     @Test("two servers posting at once for the same six authors, in random orders, never deadlock")
     func noDeadlockAcrossServers() async throws {
         let database = try await TestPostgres.shared.makeDatabase()
