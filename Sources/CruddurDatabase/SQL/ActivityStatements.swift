@@ -150,13 +150,7 @@ enum ActivityStatements {
             bindings.append(activity.message)
             bindings.append(Int64(activity.ttl.seconds))
             if let idempotencyKey { bindings.append(idempotencyKey) } else { bindings.appendNull() }
-            if let rateLimit {
-                bindings.append(Int32(rateLimit.posts))
-                bindings.append(Int64(rateLimit.windowSeconds))
-            } else {
-                bindings.appendNull()
-                bindings.append(Int64(0))
-            }
+            bindings.append(rateLimit: rateLimit)
             return bindings
         }
 
@@ -257,13 +251,7 @@ enum ActivityStatements {
             bindings.append(bySub)
             bindings.append(messages)
             bindings.append(ttls)
-            if let rateLimit {
-                bindings.append(Int32(rateLimit.posts))
-                bindings.append(Int64(rateLimit.windowSeconds))
-            } else {
-                bindings.appendNull()
-                bindings.append(Int64(0))
-            }
+            bindings.append(rateLimit: rateLimit)
             return bindings
         }
 
@@ -316,4 +304,17 @@ struct MalformedRow: Error, CustomStringConvertible {
     let statement: String
 
     var description: String { "\(statement) returned a row with missing columns" }
+}
+
+extension PostgresBindings {
+    /// Binds the rate limit's posts per window (NULL: no limit) and its window in seconds.
+    mutating func append(rateLimit: PostRateLimit?) {
+        if let rateLimit {
+            append(Int32(rateLimit.posts))
+            append(Int64(rateLimit.windowSeconds))
+        } else {
+            appendNull()
+            append(Int64(0))
+        }
+    }
 }

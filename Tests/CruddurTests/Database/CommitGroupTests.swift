@@ -155,6 +155,12 @@ struct CommitGroupTests {
             maximumRunning: 1, maximumSize: 8, stallAfter: .seconds(60), key: authorKey, run: recorder.run)
         let first = Task { try await group.submit("a-1") }
         #expect(await eventually { recorder.started.count == 1 })
+        // Were the cancelled write kept, it would wait for the held group: opened after 10 s anyway, so it fails, not hangs.
+        let safety = Task {
+            try await Task.sleep(for: .seconds(10))
+            recorder.firstGroupDoor.open()
+        }
+        defer { safety.cancel() }
         let waiting = Task { try await group.submit("b-1") }
         try await Task.sleep(for: .milliseconds(50))
         waiting.cancel()
