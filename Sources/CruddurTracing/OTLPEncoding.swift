@@ -23,7 +23,7 @@ struct OTLPEncoder: Sendable {
 
     var contentType: String { encoding == .json ? "application/json" : "application/x-protobuf" }
 
-    func encode(_ spans: [FinishedSpan]) -> [UInt8] {
+    func encode(_ spans: [TracedSpan]) -> [UInt8] {
         switch encoding {
         case .protobuf: protobuf(spans)
         case .json: json(spans)
@@ -32,7 +32,7 @@ struct OTLPEncoder: Sendable {
 
     // MARK: protobuf
 
-    private func protobuf(_ spans: [FinishedSpan]) -> [UInt8] {
+    private func protobuf(_ spans: [TracedSpan]) -> [UInt8] {
         var writer = ProtobufWriter()
         writer.bytes.reserveCapacity(256 + spans.count * 320)
         writer.message(1) { resourceSpans in // ExportTraceServiceRequest.resource_spans
@@ -44,7 +44,9 @@ struct OTLPEncoder: Sendable {
             resourceSpans.message(2) { scopeSpans in // ResourceSpans.scope_spans
                 scopeSpans.message(1) { $0.string(1, Self.scopeName) } // ScopeSpans.scope: name
                 for span in spans {
-                    scopeSpans.message(2) { $0.span(span) } // ScopeSpans.spans
+                    span.withState { state in
+                        scopeSpans.message(2) { $0.span(span, state) } // ScopeSpans.spans
+                    }
                 }
             }
         }
@@ -53,7 +55,7 @@ struct OTLPEncoder: Sendable {
 
     // MARK: JSON
 
-    private func json(_ spans: [FinishedSpan]) -> [UInt8] {
+    private func json(_ spans: [TracedSpan]) -> [UInt8] {
         var writer = JSONWriter()
         writer.bytes.reserveCapacity(512 + spans.count * 700)
         writer.raw(#"{"resourceSpans":[{"resource":{"attributes":["#)
@@ -66,7 +68,7 @@ struct OTLPEncoder: Sendable {
         writer.raw(#"},"spans":["#)
         for (index, span) in spans.enumerated() {
             if index > 0 { writer.raw(",") }
-            writer.span(span)
+            span.withState { state in writer.span(span, state) }
         }
         writer.raw("]}]}]}")
         return writer.bytes
@@ -117,28 +119,55 @@ extension TraceValue {
     }
 }
 
-/// The attributes that fit the limit (those recorded directly first, then the Tracing API's not overridden by
-/// them), and how many did not.
+/// The attributes that fit the limit (a server span's request fields first, then those recorded directly, then the
+/// Tracing API's not overridden by them), and how many did not.
 private func limited(
-    _ recorded: [(key: String, value: TraceValue)], _ attributes: SpanAttributes
+    _ recorded: [(key: String, value: TraceValue)], _ attributes: SpanAttributes, server: HTTPServerAttributes? = nil
 ) -> (
     kept: [(key: String, value: TraceValue)], dropped: Int
 ) {
     // The request path's spans only `record`: nothing to merge, and the array is returned without a copy.
-    if attributes.isEmpty, recorded.count <= OTLPEncoder.attributeLimit { return (recorded, 0) }
-    var kept = Array(recorded.prefix(OTLPEncoder.attributeLimit))
-    var dropped = recorded.count - kept.count
+    if attributes.isEmpty, server == nil, recorded.count <= OTLPEncoder.attributeLimit { return (recorded, 0) }
+    let limit = OTLPEncoder.attributeLimit - (server?.count ?? 0)
+    var kept: [(key: String, value: TraceValue)] = []
+    var dropped = 0
+    for attribute in recorded where server == nil || !HTTPServerAttributes.names.contains(attribute.key) {
+        guard kept.count < limit else {
+            dropped += 1
+            continue
+        }
+        kept.append(attribute)
+    }
     // SpanAttributes offers forEach, not a Sequence.
     // swift-format-ignore: ReplaceForEachWithForLoop
     attributes.forEach { key, attribute in
-        guard !recorded.contains(where: { $0.key == key }) else { return }
-        guard kept.count < OTLPEncoder.attributeLimit, let value = TraceValue(attribute) else {
+        guard !recorded.contains(where: { $0.key == key }), server == nil || !HTTPServerAttributes.names.contains(key) else { return }
+        guard kept.count < limit, let value = TraceValue(attribute) else {
             dropped += 1
             return
         }
         kept.append((key, value))
     }
     return (kept, dropped)
+}
+
+extension HTTPServerAttributes {
+    /// How many attributes ``visit(_:)`` gives.
+    var count: Int { 5 + (route == nil ? 0 : 1) + (statusCode == nil ? 0 : 1) + ((statusCode ?? 0) >= 500 ? 1 : 0) }
+
+    /// Each attribute under its semantic-convention name.
+    func visit(_ body: (String, TraceValue) -> Void) {
+        body("http.request.method", .string(method))
+        body("url.scheme", .string("http"))
+        body("url.path", .string(path))
+        body("network.protocol.version", .string("1.1"))
+        body("cruddur.request_id", .string(requestID))
+        if let route { body("http.route", .string(route)) }
+        if let statusCode {
+            body("http.response.status_code", .int(Int64(statusCode)))
+            if statusCode >= 500 { body("error.type", .string(String(statusCode))) }
+        }
+    }
 }
 
 /// Protocol Buffers' binary encoding, field by field. A nested message's length is patched in after it is written.
@@ -252,32 +281,43 @@ private struct ProtobufWriter {
 
     /// Repeated `KeyValue` at `field`, and the dropped count at `droppedField`.
     private mutating func attributes(
-        _ field: UInt64, _ attributes: SpanAttributes, recorded: [(key: String, value: TraceValue)] = [], droppedField: UInt64
+        _ field: UInt64, _ attributes: SpanAttributes, recorded: [(key: String, value: TraceValue)] = [],
+        server: HTTPServerAttributes? = nil, droppedField: UInt64
     ) {
-        let (kept, dropped) = limited(recorded, attributes)
+        server?.visit { key, value in message(field) { $0.keyValue(key, value) } }
+        let (kept, dropped) = limited(recorded, attributes, server: server)
         for (key, value) in kept { message(field) { $0.keyValue(key, value) } }
         uint(droppedField, UInt64(dropped))
     }
 
     /// `Span`.
-    mutating func span(_ span: FinishedSpan) {
+    mutating func span(_ span: TracedSpan, _ state: borrowing TracedSpan.State) {
         id(1, span.identity.traceID)
         id(2, span.identity.spanID)
-        if let state = span.identity.traceState { string(3, state) }
+        if let traceState = span.identity.traceState { string(3, traceState) }
         if let parent = span.parentSpanID { id(4, parent) }
-        string(5, span.name)
+        if let server = state.server, let route = server.route {
+            // `method route`, without building the string.
+            tag(5, .lengthDelimited)
+            varint(UInt64(server.method.utf8.count + 1 + route.utf8.count))
+            bytes.append(contentsOf: server.method.utf8)
+            bytes.append(UInt8(ascii: " "))
+            bytes.append(contentsOf: route.utf8)
+        } else {
+            string(5, state.name)
+        }
         uint(6, span.kind.otlpValue)
         fixed64(7, span.startNanoseconds)
-        fixed64(8, span.endNanoseconds)
-        attributes(9, span.attributes, recorded: span.recorded, droppedField: 10)
-        for event in span.events {
+        fixed64(8, state.endNanoseconds ?? span.startNanoseconds)
+        attributes(9, state.attributes, recorded: state.recorded, server: state.server, droppedField: 10)
+        for event in state.events {
             message(11) { eventWriter in
                 eventWriter.fixed64(1, event.nanosecondsSinceEpoch)
                 eventWriter.string(2, event.name)
                 eventWriter.attributes(3, event.attributes, droppedField: 4)
             }
         }
-        for link in span.links {
+        for link in state.links {
             guard let identity = SpanIdentity(link.context) else { continue }
             message(13) { linkWriter in
                 linkWriter.id(1, identity.traceID)
@@ -287,7 +327,7 @@ private struct ProtobufWriter {
                 linkWriter.fixed32(6, identity.sampled ? 1 : 0)
             }
         }
-        if let status = span.status {
+        if let status = state.status {
             message(15) { statusWriter in
                 if status.code == .error, let message = status.message { statusWriter.string(2, message) }
                 statusWriter.uint(3, status.code.otlpValue)
@@ -355,11 +395,20 @@ private struct JSONWriter {
         raw("}")
     }
 
-    private mutating func attributes(_ attributes: SpanAttributes, recorded: [(key: String, value: TraceValue)] = []) {
-        let (kept, dropped) = limited(recorded, attributes)
+    private mutating func attributes(
+        _ attributes: SpanAttributes, recorded: [(key: String, value: TraceValue)] = [], server: HTTPServerAttributes? = nil
+    ) {
+        let (kept, dropped) = limited(recorded, attributes, server: server)
         raw(#""attributes":["#)
-        for (index, (key, value)) in kept.enumerated() {
-            if index > 0 { raw(",") }
+        var first = true
+        server?.visit { key, value in
+            if !first { raw(",") }
+            first = false
+            keyValue(key, value)
+        }
+        for (key, value) in kept {
+            if !first { raw(",") }
+            first = false
             keyValue(key, value)
         }
         raw("]")
@@ -369,15 +418,15 @@ private struct JSONWriter {
         }
     }
 
-    mutating func span(_ span: FinishedSpan) {
+    mutating func span(_ span: TracedSpan, _ state: borrowing TracedSpan.State) {
         raw(#"{"traceId":""#)
         bytes.append(contentsOf: span.identity.traceID.description.utf8)
         raw(#"","spanId":""#)
         bytes.append(contentsOf: span.identity.spanID.description.utf8)
         raw(#"""#)
-        if let state = span.identity.traceState {
+        if let traceState = span.identity.traceState {
             raw(#","traceState":"#)
-            string(state)
+            string(traceState)
         }
         if let parent = span.parentSpanID {
             raw(#","parentSpanId":""#)
@@ -385,18 +434,18 @@ private struct JSONWriter {
             raw(#"""#)
         }
         raw(#","name":"#)
-        string(span.name)
+        string(state.exportedName)
         raw(#","kind":"#)
         bytes.append(contentsOf: String(span.kind.otlpValue).utf8)
         raw(#","startTimeUnixNano":"#)
         integer(span.startNanoseconds)
         raw(#","endTimeUnixNano":"#)
-        integer(span.endNanoseconds)
+        integer(state.endNanoseconds ?? span.startNanoseconds)
         raw(",")
-        attributes(span.attributes, recorded: span.recorded)
-        if !span.events.isEmpty {
+        attributes(state.attributes, recorded: state.recorded, server: state.server)
+        if !state.events.isEmpty {
             raw(#","events":["#)
-            for (index, event) in span.events.enumerated() {
+            for (index, event) in state.events.enumerated() {
                 if index > 0 { raw(",") }
                 raw(#"{"timeUnixNano":"#)
                 integer(event.nanosecondsSinceEpoch)
@@ -408,7 +457,7 @@ private struct JSONWriter {
             }
             raw("]")
         }
-        let links = span.links.compactMap { link in SpanIdentity(link.context).map { (identity: $0, attributes: link.attributes) } }
+        let links = state.links.compactMap { link in SpanIdentity(link.context).map { (identity: $0, attributes: link.attributes) } }
         if !links.isEmpty {
             raw(#","links":["#)
             for (index, link) in links.enumerated() {
@@ -423,7 +472,7 @@ private struct JSONWriter {
             }
             raw("]")
         }
-        if let status = span.status {
+        if let status = state.status {
             raw(#","status":{"code":"#)
             bytes.append(contentsOf: String(status.code.otlpValue).utf8)
             if status.code == .error, let message = status.message {

@@ -1,11 +1,15 @@
 import NIOConcurrencyHelpers
+import NIOCore
+import Synchronization
 import Tracing
 
 /// The process's tracer when traces are exported: W3C Trace Context propagation, the standard samplers, and finished
 /// sampled spans handed to a bounded ``SpanQueue`` that ``TraceExport`` empties in batches.
 ///
-/// A span costs one allocation and a lock when sampled, and less when not; nothing on a request's path waits for the
-/// exporter, and nothing hops to another task or actor.
+/// A span is one object: its identity, its recorded values and its place in the queue. It is the value a
+/// `ServiceContext` holds for its children (a reference, so no boxing), it is queued as it is when it ends (no copy),
+/// and the exporter encodes it from its fields. Nothing on a request's path waits for the exporter, and nothing hops
+/// to another task or actor.
 public final class OTLPTracer: Tracer, Sendable {
     public typealias Span = TracedSpan
 
@@ -36,7 +40,7 @@ public final class OTLPTracer: Tracer, Sendable {
     }
 
     private func startSpan(_ operationName: String, in parentContext: ServiceContext, ofKind kind: SpanKind, at start: UInt64?) -> TracedSpan {
-        let parent = parentContext.spanIdentity
+        let parent = parentContext.tracedSpan?.identity
         let (newTraceID, spanID) = ids.next(newTrace: parent == nil)
         let traceID = parent?.traceID ?? newTraceID
         let sampled = sampler.samples(traceID: traceID, parent: parent)
@@ -53,7 +57,7 @@ public final class OTLPTracer: Tracer, Sendable {
 
     public func inject<Carrier, Inject: Injector>(_ context: ServiceContext, into carrier: inout Carrier, using injector: Inject)
     where Inject.Carrier == Carrier {
-        guard let identity = context.spanIdentity else { return }
+        guard let identity = context.tracedSpan?.identity else { return }
         injector.inject(identity.traceParent, forKey: "traceparent", into: &carrier)
         if let state = identity.traceState { injector.inject(state, forKey: "tracestate", into: &carrier) }
     }
@@ -63,37 +67,42 @@ public final class OTLPTracer: Tracer, Sendable {
         guard let traceParent = extractor.extract(key: "traceparent", from: carrier),
             let identity = SpanIdentity(traceParent: traceParent, traceState: extractor.extract(key: "tracestate", from: carrier))
         else { return }
-        context.spanIdentity = identity
+        context.tracedSpan = TracedSpan(remote: identity, in: context)
     }
 }
 
 /// A span of ``OTLPTracer``. Unsampled spans record nothing (their identity still propagates); a sampled span goes
-/// to the export queue when it ends, once.
+/// to the export queue when it ends, once, and is read from there by the encoder (nothing changes it after its end).
 public final class TracedSpan: Span, Sendable {
-    /// The context the span was started in; ``context`` adds the span's identity only when asked (a leaf span never is).
+    /// The context the span was started in; ``context`` adds the span only when asked (a leaf span never is).
     let parentContext: ServiceContext
     public let identity: SpanIdentity
     let kind: SpanKind
     let parentSpanID: SpanID?
     let startNanoseconds: UInt64
     private let initialName: String
-    private let recording: NIOLockedValueBox<State>?
+    /// The export queue; nil when the span is not sampled.
     private let queue: SpanQueue?
+    private let state: Mutex<State>
 
     struct State {
-        init(name: String) {
-            self.name = name
-            recorded.reserveCapacity(12)
-        }
-
         var name: String
+        /// A server span's HTTP attributes, as fields (see ``recordServerRequest(_:)``).
+        var server: HTTPServerAttributes?
         /// Set with ``TracedSpan/record(_:_:)``: no dictionary, no existential; merged with `attributes` on export.
         var recorded: [(key: String, value: TraceValue)] = []
         var attributes = SpanAttributes()
         var status: SpanStatus?
         var events: [SpanEvent] = []
         var links: [SpanLink] = []
-        var ended = false
+        /// When the span ended; nil while it runs.
+        var endNanoseconds: UInt64?
+
+        /// The name as exported: a server span's method and route once they are recorded.
+        var exportedName: String {
+            guard let server, let route = server.route else { return name }
+            return server.method + " " + route
+        }
     }
 
     /// Events and links kept per span (OpenTelemetry's default limits); more are dropped.
@@ -110,30 +119,40 @@ public final class TracedSpan: Span, Sendable {
         self.startNanoseconds = startNanoseconds
         self.initialName = name
         self.queue = queue
-        recording = queue == nil ? nil : NIOLockedValueBox(State(name: name))
+        state = Mutex(State(name: name))
     }
 
-    /// The span's context: its parent's, with this span's identity.
+    /// A caller's span, known by its `traceparent`: the parent of this process's spans, never recorded here.
+    convenience init(remote identity: SpanIdentity, in context: ServiceContext) {
+        self.init(
+            "", kind: .server, parentContext: context, identity: identity, parentSpanID: nil, startNanoseconds: 0, queue: nil)
+    }
+
+    /// The span's context: its parent's, with this span as the parent of whatever starts in it.
     public var context: ServiceContext {
         var context = parentContext
-        context.spanIdentity = identity
+        context.tracedSpan = self
         return context
     }
 
     public var operationName: String {
-        get { recording?.withLockedValue { $0.name } ?? initialName }
-        set { recording?.withLockedValue { $0.name = newValue } }
+        get { queue == nil ? initialName : state.withLock { $0.exportedName } }
+        set {
+            guard queue != nil else { return }
+            state.withLock { $0.name = newValue }
+        }
     }
 
     public var attributes: SpanAttributes {
-        get { recording?.withLockedValue { $0.attributes } ?? [:] }
-        set { recording?.withLockedValue { $0.attributes = newValue } }
+        get { queue == nil ? [:] : state.withLock { $0.attributes } }
+        set { updateAttributes { $0 = newValue } }
     }
 
     /// Changes the attributes in place, under one lock; does nothing (and does not call `update`) when not recording.
     public func updateAttributes(_ update: (inout SpanAttributes) -> Void) {
-        recording?.withLockedValue { state in
-            guard !state.ended else { return }
+        guard queue != nil else { return }
+        state.withLock { state in
+            guard state.endNanoseconds == nil else { return }
             update(&state.attributes)
         }
     }
@@ -141,71 +160,123 @@ public final class TracedSpan: Span, Sendable {
     /// Sets one attribute, the cheap way (an array of plain values, not Tracing's `SpanAttributes`); a no-op when
     /// not recording. Wins over an attribute of the same name set through ``attributes``.
     public func record(_ key: String, _ value: TraceValue) {
-        recording?.withLockedValue { state in
-            guard !state.ended else { return }
+        guard queue != nil else { return }
+        state.withLock { state in
+            guard state.endNanoseconds == nil else { return }
             if let index = state.recorded.firstIndex(where: { $0.key == key }) {
                 state.recorded[index].value = value
             } else {
+                if state.recorded.isEmpty { state.recorded.reserveCapacity(4) }
                 state.recorded.append((key, value))
             }
         }
     }
 
-    public var isRecording: Bool { recording?.withLockedValue { !$0.ended } ?? false }
+    /// A server span's request: its HTTP attributes as fields, written by the encoder under their semantic-convention
+    /// names, and its name (`GET /api/activities/home`) once the route is known; a 5xx status marks the span as an
+    /// error. One lock, no attribute storage; a no-op when not recording.
+    public func recordServerRequest(_ request: HTTPServerAttributes) {
+        guard queue != nil else { return }
+        state.withLock { state in
+            guard state.endNanoseconds == nil else { return }
+            state.server = request
+            if let code = request.statusCode, code >= 500, state.status?.code != .ok { state.status = SpanStatus(code: .error) }
+        }
+    }
+
+    /// Whether the span is sampled and has not ended.
+    public var isRecording: Bool { queue != nil && state.withLock { $0.endNanoseconds == nil } }
 
     public func setStatus(_ status: SpanStatus) {
-        recording?.withLockedValue { state in
+        guard queue != nil else { return }
+        state.withLock { state in
             // OpenTelemetry: Ok is final.
-            guard !state.ended, state.status?.code != .ok else { return }
+            guard state.endNanoseconds == nil, state.status?.code != .ok else { return }
             state.status = status
         }
     }
 
     public func addEvent(_ event: SpanEvent) {
-        recording?.withLockedValue { state in
-            guard !state.ended, state.events.count < Self.eventLimit else { return }
+        guard queue != nil else { return }
+        state.withLock { state in
+            guard state.endNanoseconds == nil, state.events.count < Self.eventLimit else { return }
             state.events.append(event)
         }
     }
 
     /// An `exception` event with the error's type only: an error's text may hold values (a message, a handle).
     public func recordError<Instant: TracerInstant>(_ error: Error, attributes: SpanAttributes, at instant: @autoclosure () -> Instant) {
-        guard recording != nil else { return }
+        guard queue != nil else { return }
         var attributes = attributes
         attributes["exception.type"] = String(reflecting: type(of: error))
         addEvent(SpanEvent(name: "exception", at: instant(), attributes: attributes))
     }
 
     public func addLink(_ link: SpanLink) {
-        recording?.withLockedValue { state in
-            guard !state.ended, state.links.count < Self.eventLimit else { return }
+        guard queue != nil else { return }
+        state.withLock { state in
+            guard state.endNanoseconds == nil, state.links.count < Self.eventLimit else { return }
             state.links.append(link)
         }
     }
 
     public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
-        finish { instant().nanosecondsSinceEpoch }
+        guard queue != nil else { return }
+        finish(at: instant().nanosecondsSinceEpoch)
     }
 
     /// Ends the span now (without Tracing's generic clock on the request path).
     public func end() {
-        finish { DefaultTracerClock.now.nanosecondsSinceEpoch }
+        guard queue != nil else { return }
+        finish(at: DefaultTracerClock.now.nanosecondsSinceEpoch)
     }
 
-    private func finish(at endNanoseconds: () -> UInt64) {
-        guard let recording, let queue else { return }
-        let ended: State? = recording.withLockedValue { state in
-            guard !state.ended else { return nil }
-            state.ended = true
-            return state
+    private func finish(at endNanoseconds: UInt64) {
+        guard let queue else { return }
+        let first = state.withLock { state in
+            guard state.endNanoseconds == nil else { return false }
+            state.endNanoseconds = endNanoseconds
+            return true
         }
-        guard let ended else { return }
-        queue.append(
-            FinishedSpan(
-                name: ended.name, kind: kind, identity: identity, parentSpanID: parentSpanID, startNanoseconds: startNanoseconds,
-                endNanoseconds: endNanoseconds(), recorded: ended.recorded, attributes: ended.attributes, status: ended.status,
-                events: ended.events, links: ended.links))
+        if first { queue.append(self) }
     }
+
+    /// What the encoder reads of an ended span, under its lock.
+    func withState(_ body: (borrowing State) -> Void) {
+        state.withLock { body($0) }
+    }
+
+    /// The name as exported.
+    var name: String { state.withLock { $0.exportedName } }
+
+    /// The events recorded so far.
+    var events: [SpanEvent] { state.withLock { $0.events } }
+}
+
+/// A server span's request, as the stable HTTP semantic conventions name it: `http.request.method`, `url.path`,
+/// `http.route`, `http.response.status_code`, with `url.scheme` `http` and `network.protocol.version` `1.1`, and
+/// `cruddur.request_id`.
+public struct HTTPServerAttributes: Sendable {
+    public var method: String
+    public var path: String
+    public var requestID: String
+    /// The matched route template (never the raw path).
+    public var route: String?
+    public var statusCode: Int?
+
+    public init(method: String, path: String, requestID: String, route: String?, statusCode: Int?) {
+        self.method = method
+        self.path = path
+        self.requestID = requestID
+        self.route = route
+        self.statusCode = statusCode
+    }
+
+    /// The attributes' names, which an attribute recorded on the same span under one of them does not repeat.
+    static let names: Set<String> = [
+        "http.request.method", "url.scheme", "url.path", "network.protocol.version", "cruddur.request_id", "http.route",
+        "http.response.status_code", "error.type",
+    ]
 }
 
 /// An attribute's value as OTLP carries it.
@@ -217,29 +288,14 @@ public enum TraceValue: Sendable {
     case array([TraceValue])
 }
 
-/// What the exporter sends of a span.
-struct FinishedSpan: Sendable {
-    var name: String
-    var kind: SpanKind
-    var identity: SpanIdentity
-    var parentSpanID: SpanID?
-    var startNanoseconds: UInt64
-    var endNanoseconds: UInt64
-    var recorded: [(key: String, value: TraceValue)]
-    var attributes: SpanAttributes
-    var status: SpanStatus?
-    var events: [SpanEvent]
-    var links: [SpanLink]
-}
-
-/// Finished spans waiting for the exporter: bounded (`OTEL_BSP_MAX_QUEUE_SIZE`); a span that finds it full is
-/// dropped and counted, so a collector that is down or slow costs requests nothing.
+/// Ended spans waiting for the exporter: bounded (`OTEL_BSP_MAX_QUEUE_SIZE`); a span that finds it full is dropped
+/// and counted, so a collector that is down or slow costs requests nothing.
 final class SpanQueue: Sendable {
     let capacity: Int
     private let state: NIOLockedValueBox<State>
 
     private struct State {
-        var spans: [FinishedSpan] = []
+        var spans: CircularBuffer<TracedSpan>
         var dropped = 0
         var flushRequested = false
         /// Spans accepted since the start, and spans taken for export since the start: the queue is first in,
@@ -250,10 +306,10 @@ final class SpanQueue: Sendable {
 
     init(capacity: Int) {
         self.capacity = capacity
-        state = NIOLockedValueBox(State())
+        state = NIOLockedValueBox(State(spans: CircularBuffer(initialCapacity: min(capacity, 4096))))
     }
 
-    func append(_ span: FinishedSpan) {
+    func append(_ span: TracedSpan) {
         state.withLockedValue { state in
             if state.spans.count < capacity {
                 state.spans.append(span)
@@ -285,19 +341,33 @@ final class SpanQueue: Sendable {
     var accepted: Int { state.withLockedValue { $0.accepted } }
 
     /// The oldest `limit` spans, removed from the queue.
-    func take(upTo limit: Int) -> [FinishedSpan] {
+    func take(upTo limit: Int) -> [TracedSpan] {
         takeBatch(upTo: limit).spans
     }
 
     /// The oldest `limit` spans, removed from the queue, and how many spans have been taken since the start with
     /// these: once this batch is sent, every span accepted up to that count has left.
-    func takeBatch(upTo limit: Int) -> (spans: [FinishedSpan], through: Int) {
-        state.withLockedValue { state in
-            let count = min(limit, state.spans.count)
-            let batch = Array(state.spans.prefix(count))
-            state.spans.removeFirst(count)
-            state.taken += count
-            return (batch, state.taken)
+    func takeBatch(upTo limit: Int) -> (spans: [TracedSpan], through: Int) {
+        var batch: [TracedSpan] = []
+        batch.reserveCapacity(min(limit, capacity))
+        let through = state.withLockedValue { state in
+            for _ in 0..<min(limit, state.spans.count) { batch.append(state.spans.removeFirst()) }
+            state.taken += batch.count
+            return state.taken
         }
+        return (batch, through)
+    }
+}
+
+enum TracedSpanKey: ServiceContextKey {
+    typealias Value = TracedSpan
+    static var nameOverride: String? { "w3c-span" }
+}
+
+extension ServiceContext {
+    /// The span whose children start in this context: one of this process, or a caller's (``TracedSpan/init(remote:in:)``).
+    var tracedSpan: TracedSpan? {
+        get { self[TracedSpanKey.self] }
+        set { self[TracedSpanKey.self] = newValue }
     }
 }

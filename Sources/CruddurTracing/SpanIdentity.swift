@@ -20,8 +20,8 @@ public struct SpanIdentity: Sendable, Equatable {
     }
 
     public init?(_ context: ServiceContext) {
-        guard let identity = context[SpanIdentityKey.self] else { return nil }
-        self = identity
+        guard let span = context.tracedSpan else { return nil }
+        self = span.identity
     }
 
     /// `traceparent`: version 00, the ids, and the sampled flag.
@@ -43,18 +43,6 @@ public struct SpanIdentity: Sendable, Equatable {
             value.utf8.count <= 512 && value.utf8.allSatisfy({ (0x20...0x7E).contains($0) }) && !value.isEmpty ? value : nil
         }
         self.init(traceID: traceID, spanID: spanID, sampled: flags & 1 == 1, traceState: state, isRemote: true)
-    }
-}
-
-enum SpanIdentityKey: ServiceContextKey {
-    typealias Value = SpanIdentity
-    static var nameOverride: String? { "w3c-span" }
-}
-
-extension ServiceContext {
-    var spanIdentity: SpanIdentity? {
-        get { self[SpanIdentityKey.self] }
-        set { self[SpanIdentityKey.self] = newValue }
     }
 }
 

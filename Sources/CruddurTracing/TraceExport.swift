@@ -156,7 +156,7 @@ struct SpanBatcher: Service, CustomStringConvertible {
         logger.debug("Trace export stopped")
     }
 
-    private func send(_ taken: (spans: [FinishedSpan], through: Int), with sender: OTLPSender, deadline: ContinuousClock.Instant) async {
+    private func send(_ taken: (spans: [TracedSpan], through: Int), with sender: OTLPSender, deadline: ContinuousClock.Instant) async {
         let batch = taken.spans
         guard !batch.isEmpty else { return }
         let result = await sender.send(encoder.encode(batch), deadline: deadline)

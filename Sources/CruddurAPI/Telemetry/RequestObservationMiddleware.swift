@@ -37,7 +37,7 @@ struct RequestObservationMiddleware<Context: RequestContext>: RouterMiddleware {
         context.logger[metadataKey: LogLine.requestIDKey] = .string(id)
         metrics?.requestStarted()
         let started = ContinuousClock.now
-        let span = tracer.map { Self.startSpan(request, requestID: id, tracer: $0) }
+        let span = tracer.map { Self.startSpan(request, tracer: $0) }
         var response: Response
         do {
             if let span {
@@ -69,21 +69,13 @@ struct RequestObservationMiddleware<Context: RequestContext>: RouterMiddleware {
         return path
     }
 
-    private static func startSpan(_ request: Request, requestID: String, tracer: OTLPTracer) -> TracedSpan {
+    private static func startSpan(_ request: Request, tracer: OTLPTracer) -> TracedSpan {
         var parent = ServiceContext.current ?? .topLevel
         if request.headers[.traceparent] != nil {
             tracer.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())
         }
-        let method = request.method.rawValue
-        let span = tracer.startSpan(method, in: parent, ofKind: .server)
-        if span.isRecording {
-            span.record("http.request.method", .string(method))
-            span.record("url.scheme", .string("http"))
-            span.record("url.path", .string(request.uri.path))
-            span.record("network.protocol.version", .string("1.1"))
-            span.record("cruddur.request_id", .string(requestID))
-        }
-        return span
+        // Named by its method until the route is known (``finish``).
+        return tracer.startSpan(request.method.rawValue, in: parent, ofKind: .server)
     }
 
     private func finish(
@@ -93,14 +85,9 @@ struct RequestObservationMiddleware<Context: RequestContext>: RouterMiddleware {
         let method = request.method.rawValue
         let route = Self.route(context)
         metrics?.requestFinished(method: method, route: route, status: status, duration: elapsed)
-        if let span, span.isRecording {
-            span.operationName = "\(method) \(route)"
-            span.record("http.route", .string(route))
-            span.record("http.response.status_code", .int(Int64(status)))
-            if status >= 500 {
-                span.record("error.type", .string("\(status)"))
-                span.setStatus(SpanStatus(code: .error))
-            }
+        if let span, span.identity.sampled {
+            span.recordServerRequest(
+                HTTPServerAttributes(method: method, path: request.uri.path, requestID: requestID, route: route, statusCode: status))
         }
         if let accessLog {
             let components = elapsed.components
