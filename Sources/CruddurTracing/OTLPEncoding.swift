@@ -38,15 +38,18 @@ struct OTLPEncoder: Sendable {
         writer.message(1) { resourceSpans in // ExportTraceServiceRequest.resource_spans
             resourceSpans.message(1) { resource in // ResourceSpans.resource
                 for (key, value) in self.resource {
-                    resource.message(1) { $0.keyValue(key, .string(value)) }
+                    resource.keyValue(1, key, .string(value))
                 }
             }
             resourceSpans.message(2) { scopeSpans in // ResourceSpans.scope_spans
                 scopeSpans.message(1) { $0.string(1, Self.scopeName) } // ScopeSpans.scope: name
+                // Each span is written on its own first, so that its length is known before it goes in.
+                var spanWriter = ProtobufWriter()
+                spanWriter.bytes.reserveCapacity(1024)
                 for span in spans {
-                    span.withState { state in
-                        scopeSpans.message(2) { $0.span(span, state) } // ScopeSpans.spans
-                    }
+                    spanWriter.bytes.removeAll(keepingCapacity: true)
+                    span.withState { state in spanWriter.span(span, state) }
+                    scopeSpans.lengthDelimited(2, spanWriter.bytes) // ScopeSpans.spans
                 }
             }
         }
@@ -170,7 +173,8 @@ extension HTTPServerAttributes {
     }
 }
 
-/// Protocol Buffers' binary encoding, field by field. A nested message's length is patched in after it is written.
+/// Protocol Buffers' binary encoding, field by field. An attribute's length is computed before it is written; another
+/// nested message's is patched in after it.
 private struct ProtobufWriter {
     var bytes: [UInt8] = []
 
@@ -200,14 +204,19 @@ private struct ProtobufWriter {
         varint(value)
     }
 
+    /// How many bytes `varint` writes for `value`.
+    private static func varintSize(_ value: UInt64) -> Int {
+        (64 - value.leadingZeroBitCount + 6) / 7 + (value == 0 ? 1 : 0)
+    }
+
     mutating func fixed64(_ field: UInt64, _ value: UInt64) {
         tag(field, .fixed64)
-        for shift in stride(from: UInt64(0), to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> shift)) }
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
     mutating func fixed32(_ field: UInt64, _ value: UInt32) {
         tag(field, .fixed32)
-        for shift in stride(from: UInt32(0), to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> shift)) }
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
     /// A trace id as its 16 big-endian bytes, without building an array.
@@ -226,7 +235,7 @@ private struct ProtobufWriter {
     }
 
     private mutating func bigEndian(_ word: UInt64) {
-        for shift in stride(from: UInt64(56), through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: word >> shift)) }
+        withUnsafeBytes(of: word.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
     mutating func string(_ field: UInt64, _ text: String) {
@@ -240,19 +249,20 @@ private struct ProtobufWriter {
         let lengthAt = bytes.count
         bytes.append(0)
         body(&self)
-        let length = bytes.count - lengthAt - 1
-        if length < 0x80 {
-            bytes[lengthAt] = UInt8(length)
-        } else {
-            var prefix: [UInt8] = []
-            var value = UInt64(length)
-            while value >= 0x80 {
-                prefix.append(UInt8(truncatingIfNeeded: value) | 0x80)
-                value >>= 7
-            }
-            prefix.append(UInt8(value))
-            bytes.replaceSubrange(lengthAt..<lengthAt + 1, with: prefix)
+        var length = UInt64(bytes.count - lengthAt - 1)
+        let size = Self.varintSize(length)
+        if size > 1 { bytes.insert(contentsOf: repeatElement(0, count: size - 1), at: lengthAt + 1) }
+        for index in lengthAt..<lengthAt + size {
+            bytes[index] = UInt8(truncatingIfNeeded: length) | (index < lengthAt + size - 1 ? 0x80 : 0)
+            length >>= 7
         }
+    }
+
+    /// A nested message already written (by another writer), with its length.
+    mutating func lengthDelimited(_ field: UInt64, _ content: [UInt8]) {
+        tag(field, .lengthDelimited)
+        varint(UInt64(content.count))
+        bytes.append(contentsOf: content)
     }
 
     /// `AnyValue`.
@@ -273,10 +283,35 @@ private struct ProtobufWriter {
         }
     }
 
-    /// `KeyValue`.
-    fileprivate mutating func keyValue(_ key: String, _ value: TraceValue) {
+    /// The size of `value` as ``value(_:)`` writes it; nil for an array (written as a patched message).
+    private static func valueSize(_ value: TraceValue) -> Int? {
+        switch value {
+        case .string(let text):
+            let count = text.utf8.count
+            return 1 + varintSize(UInt64(count)) + count
+        case .bool: return 2
+        case .int(let number): return 1 + varintSize(UInt64(bitPattern: number))
+        case .double: return 9
+        case .array: return nil
+        }
+    }
+
+    /// A `KeyValue` at `field`, its length computed first (no patching).
+    fileprivate mutating func keyValue(_ field: UInt64, _ key: String, _ value: TraceValue) {
+        guard let valueSize = Self.valueSize(value) else {
+            message(field) { keyValue in
+                keyValue.string(1, key)
+                keyValue.message(2) { $0.value(value) }
+            }
+            return
+        }
+        let keyCount = key.utf8.count
+        tag(field, .lengthDelimited)
+        varint(UInt64(1 + Self.varintSize(UInt64(keyCount)) + keyCount + 1 + Self.varintSize(UInt64(valueSize)) + valueSize))
         string(1, key)
-        message(2) { $0.value(value) }
+        tag(2, .lengthDelimited)
+        varint(UInt64(valueSize))
+        self.value(value)
     }
 
     /// Repeated `KeyValue` at `field`, and the dropped count at `droppedField`.
@@ -284,9 +319,9 @@ private struct ProtobufWriter {
         _ field: UInt64, _ attributes: SpanAttributes, recorded: [(key: String, value: TraceValue)] = [],
         server: HTTPServerAttributes? = nil, droppedField: UInt64
     ) {
-        server?.visit { key, value in message(field) { $0.keyValue(key, value) } }
+        server?.visit { key, value in keyValue(field, key, value) }
         let (kept, dropped) = limited(recorded, attributes, server: server)
-        for (key, value) in kept { message(field) { $0.keyValue(key, value) } }
+        for (key, value) in kept { keyValue(field, key, value) }
         uint(droppedField, UInt64(dropped))
     }
 

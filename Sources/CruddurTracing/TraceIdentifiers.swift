@@ -1,4 +1,4 @@
-import NIOConcurrencyHelpers
+import Synchronization
 
 /// A W3C trace id: 16 bytes, never all zero.
 public struct TraceID: Sendable, Hashable, CustomStringConvertible {
@@ -28,54 +28,46 @@ public struct SpanID: Sendable, Hashable, CustomStringConvertible {
     public var description: String { Hex.string(value) }
 }
 
-/// Random ids from a xoshiro256** generator seeded by the system's: the ids need to be unique and unguessable
-/// enough for sampling (and request ids), not secret, and a system call per id would be most of a span's cost.
+/// Random-looking ids without a lock: a counter (one atomic add per id), mixed by SplitMix64's finalizer with keys
+/// from the system's generator. Each mix is a bijection, so ids are unique within the process (for 2^64 of them);
+/// they are unpredictable enough for sampling (which reads a trace id's low bits) and request ids, not secret, and
+/// neither a system call nor a lock per id, which would be much of a span's cost.
 public final class IDGenerator: Sendable {
-    private let state: NIOLockedValueBox<(UInt64, UInt64, UInt64, UInt64)>
+    private let counter = Atomic<UInt64>(0)
+    private let keys: (span: UInt64, high: UInt64, low: UInt64)
 
     public init() {
         var system = SystemRandomNumberGenerator()
-        var seed = (system.next() as UInt64, system.next() as UInt64, system.next() as UInt64, system.next() as UInt64)
-        if seed == (0, 0, 0, 0) { seed.0 = 1 }
-        state = NIOLockedValueBox(seed)
+        keys = (system.next(), system.next(), system.next())
     }
 
-    /// A span id, and a trace id when `newTrace` (else a placeholder that is never used), under one lock.
+    /// A span id, and a trace id when `newTrace` (else a placeholder that is never used).
     func next(newTrace: Bool) -> (TraceID, SpanID) {
-        state.withLockedValue { s in
-            var traceID = Self.placeholder
-            if newTrace {
-                repeat {
-                    if let id = TraceID(high: Self.step(&s), low: Self.step(&s)) { traceID = id }
-                } while traceID == Self.placeholder
-            }
-            while true {
-                if let spanID = SpanID(Self.step(&s)) { return (traceID, spanID) }
-            }
+        while true {
+            let count = counter.wrappingAdd(1, ordering: .relaxed).newValue
+            guard let spanID = SpanID(Self.mix(count, keys.span)) else { continue }
+            guard newTrace else { return (Self.placeholder, spanID) }
+            guard let traceID = TraceID(high: Self.mix(count, keys.high), low: Self.mix(count, keys.low)), traceID != Self.placeholder
+            else { continue }
+            return (traceID, spanID)
         }
     }
 
     /// 128 random bits, as 32 lowercase hexadecimal digits.
     public func hex128() -> String {
-        let (high, low) = state.withLockedValue { s in (Self.step(&s), Self.step(&s)) }
-        return Hex.string(high, low)
+        let count = counter.wrappingAdd(1, ordering: .relaxed).newValue
+        return Hex.string(Self.mix(count, keys.high), Self.mix(count, keys.low))
     }
 
     private static let placeholder = TraceID(high: 0, low: 1)!
 
-    private static func step(_ s: inout (UInt64, UInt64, UInt64, UInt64)) -> UInt64 {
-        let result = rotateLeft(s.1 &* 5, 7) &* 9
-        let t = s.1 << 17
-        s.2 ^= s.0
-        s.3 ^= s.1
-        s.1 ^= s.2
-        s.0 ^= s.3
-        s.2 ^= t
-        s.3 = rotateLeft(s.3, 45)
-        return result
+    /// SplitMix64: the count spread by an odd multiplier and keyed, then its finalizer; a bijection for each key.
+    private static func mix(_ count: UInt64, _ key: UInt64) -> UInt64 {
+        var z = count &* 0x9E37_79B9_7F4A_7C15 &+ key
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
-
-    private static func rotateLeft(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 }
 
 enum Hex {

@@ -163,3 +163,94 @@ private struct DictionaryExtractor: Extractor {
 private struct DictionaryInjector: Injector {
     func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) { carrier[key] = value }
 }
+
+extension TracerTests {
+    @Test("a large protobuf batch is framed exactly: every length (up to three-byte varints) covers its message, spans intact")
+    func protobufFraming() throws {
+        let tracer = tracer(capacity: 1000)
+        let padding = String(repeating: "p", count: 150)
+        for index in 0..<300 {
+            let span = tracer.startSpan("span \(index)", context: .topLevel, ofKind: .internal)
+            span.record("cruddur.padding", .string(padding))
+            span.record("cruddur.index", .int(Int64(index)))
+            span.end()
+        }
+        let server = tracer.startSpan("GET", context: .topLevel, ofKind: .server)
+        server.recordServerRequest(
+            HTTPServerAttributes(method: "GET", path: "/api/activities/home", requestID: "r-1", route: "/api/activities/home", statusCode: 503))
+        server.end()
+        let settings = try #require(
+            try TraceSettings.fromEnvironment(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"], defaultServiceName: "t"))
+        let body = OTLPEncoder(settings: settings).encode(tracer.queue.take(upTo: 1000))
+        #expect(body.count > 16_384, "the batch needs a three-byte length")
+
+        let request = try ProtobufFields.parse(body[...])
+        #expect(request.map(\.field) == [1])
+        let resourceSpans = try ProtobufFields.parse(request[0].payload)
+        #expect(resourceSpans.map(\.field) == [1, 2])
+        let scopeSpans = try ProtobufFields.parse(resourceSpans[1].payload)
+        let spans = scopeSpans.filter { $0.field == 2 }
+        #expect(spans.count == 301)
+        for (index, span) in spans.prefix(300).enumerated() {
+            let fields = try ProtobufFields.parse(span.payload)
+            #expect(fields.first { $0.field == 5 }.map { String(decoding: $0.payload, as: UTF8.self) } == "span \(index)")
+            #expect(fields.filter { $0.field == 9 }.count == 2)
+        }
+        let serverFields = try ProtobufFields.parse(spans[300].payload)
+        #expect(serverFields.first { $0.field == 5 }.map { String(decoding: $0.payload, as: UTF8.self) } == "GET /api/activities/home")
+        let keys = try serverFields.filter { $0.field == 9 }.map { try ProtobufFields.parse($0.payload)[0].payload }
+        #expect(
+            keys.map { String(decoding: $0, as: UTF8.self) } == [
+                "http.request.method", "url.scheme", "url.path", "network.protocol.version", "cruddur.request_id", "http.route",
+                "http.response.status_code", "error.type",
+            ])
+        let status = try #require(serverFields.first { $0.field == 15 })
+        #expect(Array(status.payload) == [0x18, 0x02], "a 5xx server span has status ERROR")
+    }
+}
+
+/// Just enough of protobuf's wire format to walk a message's fields, checking that every length fits.
+private enum ProtobufFields {
+    struct Field {
+        var field: UInt64
+        var payload: ArraySlice<UInt8>
+    }
+
+    struct Malformed: Error {}
+
+    static func parse(_ bytes: ArraySlice<UInt8>) throws -> [Field] {
+        var fields: [Field] = []
+        var index = bytes.startIndex
+        func varint() throws -> UInt64 {
+            var value: UInt64 = 0
+            var shift: UInt64 = 0
+            while true {
+                guard index < bytes.endIndex, shift < 64 else { throw Malformed() }
+                let byte = bytes[index]
+                index += 1
+                value |= UInt64(byte & 0x7F) << shift
+                if byte & 0x80 == 0 { return value }
+                shift += 7
+            }
+        }
+        while index < bytes.endIndex {
+            let key = try varint()
+            let start = index
+            switch key & 7 {
+            case 0: _ = try varint()
+            case 1: index += 8
+            case 5: index += 4
+            case 2:
+                let length = Int(try varint())
+                guard length <= bytes.endIndex - index else { throw Malformed() }
+                fields.append(Field(field: key >> 3, payload: bytes[index..<index + length]))
+                index += length
+                continue
+            default: throw Malformed()
+            }
+            guard index <= bytes.endIndex else { throw Malformed() }
+            fields.append(Field(field: key >> 3, payload: bytes[start..<index]))
+        }
+        return fields
+    }
+}
