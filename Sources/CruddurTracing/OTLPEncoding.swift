@@ -3,78 +3,106 @@ import Tracing
 
 /// An `ExportTraceServiceRequest` (OTLP 1.x, `opentelemetry/proto/collector/trace/v1`), in the binary protobuf
 /// encoding or OTLP/JSON: one resource (the process), one instrumentation scope, the batch's spans.
+///
+/// Spans are encoded one by one as they end (``appendSpan(_:_:to:scratch:first:)``), into the bytes a batch's
+/// request carries them as; ``request(spans:)`` puts a batch's spans in their envelope.
 struct OTLPEncoder: Sendable {
     let encoding: TraceSettings.Encoding
     /// The resource's attributes: `service.name`, the SDK's, and `OTEL_RESOURCE_ATTRIBUTES`.
     let resource: [(key: String, value: String)]
+    /// What comes before a batch's spans, once: `ResourceSpans.resource` and `ScopeSpans.scope` (protobuf), or the
+    /// document up to the spans' array (JSON).
+    private let resourceField: [UInt8]
+    private let scopeField: [UInt8]
 
     /// Attributes kept per span, event and link (OpenTelemetry's default limit); the rest are counted as dropped.
     static let attributeLimit = 128
     static let scopeName = "cruddur"
 
     init(settings: TraceSettings) {
-        encoding = settings.encoding
-        var resource = settings.resourceAttributes
-        resource["service.name"] = settings.serviceName
+        self.init(encoding: settings.encoding, serviceName: settings.serviceName, resourceAttributes: settings.resourceAttributes)
+    }
+
+    init(encoding: TraceSettings.Encoding = .protobuf, serviceName: String = "cruddur", resourceAttributes: [String: String] = [:]) {
+        self.encoding = encoding
+        var resource = resourceAttributes
+        resource["service.name"] = serviceName
         resource["telemetry.sdk.language"] = "swift"
         resource["telemetry.sdk.name"] = "cruddur"
-        self.resource = resource.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
+        let sorted = resource.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
+        self.resource = sorted
+        switch encoding {
+        case .protobuf:
+            var resourceWriter = ProtobufWriter()
+            resourceWriter.message(1) { resource in // ResourceSpans.resource
+                for (key, value) in sorted { resource.keyValue(1, key, .string(value)) }
+            }
+            resourceField = resourceWriter.bytes
+            var scopeWriter = ProtobufWriter()
+            scopeWriter.message(1) { $0.string(1, Self.scopeName) } // ScopeSpans.scope: name
+            scopeField = scopeWriter.bytes
+        case .json:
+            var writer = JSONWriter()
+            writer.raw(#"{"resourceSpans":[{"resource":{"attributes":["#)
+            for (index, (key, value)) in sorted.enumerated() {
+                if index > 0 { writer.raw(",") }
+                writer.keyValue(key, .string(value))
+            }
+            writer.raw(#"]},"scopeSpans":[{"scope":{"name":"#)
+            writer.string(Self.scopeName)
+            writer.raw(#"},"spans":["#)
+            resourceField = writer.bytes
+            scopeField = Array("]}]}]}".utf8)
+        }
     }
 
     var contentType: String { encoding == .json ? "application/json" : "application/x-protobuf" }
 
-    func encode(_ spans: [TracedSpan]) -> [UInt8] {
+    /// Appends one span to a batch's spans: a `ScopeSpans.spans` field (protobuf, written in `scratch` first so that
+    /// its length is known), or an object after a comma unless it is the `first` (JSON).
+    func appendSpan(_ header: SpanHeader, _ state: borrowing TracedSpan.State, to spans: inout [UInt8], scratch: inout [UInt8], first: Bool) {
         switch encoding {
-        case .protobuf: protobuf(spans)
-        case .json: json(spans)
+        case .protobuf:
+            var writer = ProtobufWriter(bytes: scratch)
+            scratch = []
+            writer.bytes.removeAll(keepingCapacity: true)
+            writer.span(header, state)
+            var framing = ProtobufWriter(bytes: spans)
+            spans = []
+            framing.lengthDelimited(2, writer.bytes) // ScopeSpans.spans
+            spans = framing.bytes
+            scratch = writer.bytes
+        case .json:
+            var writer = JSONWriter(bytes: spans)
+            spans = []
+            if !first { writer.raw(",") }
+            writer.span(header, state)
+            spans = writer.bytes
         }
     }
 
-    // MARK: protobuf
-
-    private func protobuf(_ spans: [TracedSpan]) -> [UInt8] {
-        var writer = ProtobufWriter()
-        writer.bytes.reserveCapacity(256 + spans.count * 320)
-        writer.message(1) { resourceSpans in // ExportTraceServiceRequest.resource_spans
-            resourceSpans.message(1) { resource in // ResourceSpans.resource
-                for (key, value) in self.resource {
-                    resource.keyValue(1, key, .string(value))
-                }
-            }
-            resourceSpans.message(2) { scopeSpans in // ResourceSpans.scope_spans
-                scopeSpans.message(1) { $0.string(1, Self.scopeName) } // ScopeSpans.scope: name
-                // Each span is written on its own first, so that its length is known before it goes in.
-                var spanWriter = ProtobufWriter()
-                spanWriter.bytes.reserveCapacity(1024)
-                for span in spans {
-                    spanWriter.bytes.removeAll(keepingCapacity: true)
-                    span.withState { state in spanWriter.span(span, state) }
-                    scopeSpans.lengthDelimited(2, spanWriter.bytes) // ScopeSpans.spans
-                }
-            }
+    /// The `ExportTraceServiceRequest` of a batch, around its spans as ``appendSpan(_:_:to:scratch:first:)`` wrote them.
+    func request(spans: [UInt8]) -> [UInt8] {
+        var body: [UInt8] = []
+        switch encoding {
+        case .protobuf:
+            let scopeSpans = scopeField.count + spans.count
+            let resourceSpans = resourceField.count + 1 + ProtobufWriter.varintSize(UInt64(scopeSpans)) + scopeSpans
+            body.reserveCapacity(resourceSpans + 8)
+            var writer = ProtobufWriter(bytes: body)
+            writer.header(1, length: resourceSpans) // ExportTraceServiceRequest.resource_spans
+            writer.bytes.append(contentsOf: resourceField)
+            writer.header(2, length: scopeSpans) // ResourceSpans.scope_spans
+            writer.bytes.append(contentsOf: scopeField)
+            writer.bytes.append(contentsOf: spans)
+            body = writer.bytes
+        case .json:
+            body.reserveCapacity(resourceField.count + spans.count + scopeField.count)
+            body.append(contentsOf: resourceField)
+            body.append(contentsOf: spans)
+            body.append(contentsOf: scopeField)
         }
-        return writer.bytes
-    }
-
-    // MARK: JSON
-
-    private func json(_ spans: [TracedSpan]) -> [UInt8] {
-        var writer = JSONWriter()
-        writer.bytes.reserveCapacity(512 + spans.count * 700)
-        writer.raw(#"{"resourceSpans":[{"resource":{"attributes":["#)
-        for (index, (key, value)) in resource.enumerated() {
-            if index > 0 { writer.raw(",") }
-            writer.keyValue(key, .string(value))
-        }
-        writer.raw(#"]},"scopeSpans":[{"scope":{"name":"#)
-        writer.string(Self.scopeName)
-        writer.raw(#"},"spans":["#)
-        for (index, span) in spans.enumerated() {
-            if index > 0 { writer.raw(",") }
-            span.withState { state in writer.span(span, state) }
-        }
-        writer.raw("]}]}]}")
-        return writer.bytes
+        return body
     }
 }
 
@@ -122,19 +150,19 @@ extension TraceValue {
     }
 }
 
-/// The attributes that fit the limit (a server span's request fields first, then those recorded directly, then the
+/// The attributes that fit the limit (the fixed ones first, then those recorded directly, then the
 /// Tracing API's not overridden by them), and how many did not.
 private func limited(
-    _ recorded: [(key: String, value: TraceValue)], _ attributes: SpanAttributes, server: HTTPServerAttributes? = nil
+    _ recorded: [(key: String, value: TraceValue)], _ attributes: SpanAttributes, fixed: FixedAttributes? = nil
 ) -> (
     kept: [(key: String, value: TraceValue)], dropped: Int
 ) {
     // The request path's spans only `record`: nothing to merge, and the array is returned without a copy.
-    if attributes.isEmpty, server == nil, recorded.count <= OTLPEncoder.attributeLimit { return (recorded, 0) }
-    let limit = OTLPEncoder.attributeLimit - (server?.count ?? 0)
+    if attributes.isEmpty, fixed == nil, recorded.count <= OTLPEncoder.attributeLimit { return (recorded, 0) }
+    let limit = OTLPEncoder.attributeLimit - (fixed?.count ?? 0)
     var kept: [(key: String, value: TraceValue)] = []
     var dropped = 0
-    for attribute in recorded where server == nil || !HTTPServerAttributes.names.contains(attribute.key) {
+    for attribute in recorded where fixed?.contains(attribute.key) != true {
         guard kept.count < limit else {
             dropped += 1
             continue
@@ -144,7 +172,7 @@ private func limited(
     // SpanAttributes offers forEach, not a Sequence.
     // swift-format-ignore: ReplaceForEachWithForLoop
     attributes.forEach { key, attribute in
-        guard !recorded.contains(where: { $0.key == key }), server == nil || !HTTPServerAttributes.names.contains(key) else { return }
+        guard !recorded.contains(where: { $0.key == key }), fixed?.contains(key) != true else { return }
         guard kept.count < limit, let value = TraceValue(attribute) else {
             dropped += 1
             return
@@ -175,7 +203,7 @@ extension HTTPServerAttributes {
 
 /// Protocol Buffers' binary encoding, field by field. An attribute's length is computed before it is written; another
 /// nested message's is patched in after it.
-private struct ProtobufWriter {
+struct ProtobufWriter {
     var bytes: [UInt8] = []
 
     private enum WireType: UInt64 {
@@ -205,7 +233,7 @@ private struct ProtobufWriter {
     }
 
     /// How many bytes `varint` writes for `value`.
-    private static func varintSize(_ value: UInt64) -> Int {
+    static func varintSize(_ value: UInt64) -> Int {
         (64 - value.leadingZeroBitCount + 6) / 7 + (value == 0 ? 1 : 0)
     }
 
@@ -256,6 +284,12 @@ private struct ProtobufWriter {
             bytes[index] = UInt8(truncatingIfNeeded: length) | (index < lengthAt + size - 1 ? 0x80 : 0)
             length >>= 7
         }
+    }
+
+    /// A nested message's tag and length, its content to follow.
+    mutating func header(_ field: UInt64, length: Int) {
+        tag(field, .lengthDelimited)
+        varint(UInt64(length))
     }
 
     /// A nested message already written (by another writer), with its length.
@@ -317,21 +351,21 @@ private struct ProtobufWriter {
     /// Repeated `KeyValue` at `field`, and the dropped count at `droppedField`.
     private mutating func attributes(
         _ field: UInt64, _ attributes: SpanAttributes, recorded: [(key: String, value: TraceValue)] = [],
-        server: HTTPServerAttributes? = nil, droppedField: UInt64
+        fixed: FixedAttributes? = nil, droppedField: UInt64
     ) {
-        server?.visit { key, value in keyValue(field, key, value) }
-        let (kept, dropped) = limited(recorded, attributes, server: server)
+        fixed?.visit { key, value in keyValue(field, key, value) }
+        let (kept, dropped) = limited(recorded, attributes, fixed: fixed)
         for (key, value) in kept { keyValue(field, key, value) }
         uint(droppedField, UInt64(dropped))
     }
 
     /// `Span`.
-    mutating func span(_ span: TracedSpan, _ state: borrowing TracedSpan.State) {
+    mutating func span(_ span: SpanHeader, _ state: borrowing TracedSpan.State) {
         id(1, span.identity.traceID)
         id(2, span.identity.spanID)
         if let traceState = span.identity.traceState { string(3, traceState) }
         if let parent = span.parentSpanID { id(4, parent) }
-        if let server = state.server, let route = server.route {
+        if case .server(let server) = state.fixed, let route = server.route {
             // `method route`, without building the string.
             tag(5, .lengthDelimited)
             varint(UInt64(server.method.utf8.count + 1 + route.utf8.count))
@@ -344,7 +378,7 @@ private struct ProtobufWriter {
         uint(6, span.kind.otlpValue)
         fixed64(7, span.startNanoseconds)
         fixed64(8, state.endNanoseconds ?? span.startNanoseconds)
-        attributes(9, state.attributes, recorded: state.recorded, server: state.server, droppedField: 10)
+        attributes(9, state.attributes, recorded: state.recorded, fixed: state.fixed, droppedField: 10)
         for event in state.events {
             message(11) { eventWriter in
                 eventWriter.fixed64(1, event.nanosecondsSinceEpoch)
@@ -373,7 +407,7 @@ private struct ProtobufWriter {
 }
 
 /// OTLP/JSON: protobuf's JSON mapping with OTLP's exceptions (ids in hexadecimal, enums as numbers).
-private struct JSONWriter {
+struct JSONWriter {
     var bytes: [UInt8] = []
 
     mutating func raw(_ text: StaticString) {
@@ -431,12 +465,12 @@ private struct JSONWriter {
     }
 
     private mutating func attributes(
-        _ attributes: SpanAttributes, recorded: [(key: String, value: TraceValue)] = [], server: HTTPServerAttributes? = nil
+        _ attributes: SpanAttributes, recorded: [(key: String, value: TraceValue)] = [], fixed: FixedAttributes? = nil
     ) {
-        let (kept, dropped) = limited(recorded, attributes, server: server)
+        let (kept, dropped) = limited(recorded, attributes, fixed: fixed)
         raw(#""attributes":["#)
         var first = true
-        server?.visit { key, value in
+        fixed?.visit { key, value in
             if !first { raw(",") }
             first = false
             keyValue(key, value)
@@ -453,7 +487,7 @@ private struct JSONWriter {
         }
     }
 
-    mutating func span(_ span: TracedSpan, _ state: borrowing TracedSpan.State) {
+    mutating func span(_ span: SpanHeader, _ state: borrowing TracedSpan.State) {
         raw(#"{"traceId":""#)
         bytes.append(contentsOf: span.identity.traceID.description.utf8)
         raw(#"","spanId":""#)
@@ -477,7 +511,7 @@ private struct JSONWriter {
         raw(#","endTimeUnixNano":"#)
         integer(state.endNanoseconds ?? span.startNanoseconds)
         raw(",")
-        attributes(state.attributes, recorded: state.recorded, server: state.server)
+        attributes(state.attributes, recorded: state.recorded, fixed: state.fixed)
         if !state.events.isEmpty {
             raw(#","events":["#)
             for (index, event) in state.events.enumerated() {

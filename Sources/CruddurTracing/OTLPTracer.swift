@@ -6,10 +6,11 @@ import Tracing
 /// The process's tracer when traces are exported: W3C Trace Context propagation, the standard samplers, and finished
 /// sampled spans handed to a bounded ``SpanQueue`` that ``TraceExport`` empties in batches.
 ///
-/// A span is one object: its identity, its recorded values and its place in the queue. It is the value a
-/// `ServiceContext` holds for its children (a reference, so no boxing), it is queued as it is when it ends (no copy),
-/// and the exporter encodes it from its fields. Nothing on a request's path waits for the exporter, and nothing hops
-/// to another task or actor.
+/// A span is one object: its identity and its recorded values. It is the value a `ServiceContext` holds for its
+/// children (a reference, so no boxing), and when it ends it is encoded at once into the queue's bytes, so the
+/// exporter only frames and sends them and the span is freed where it was made. A leaf span whose attributes are
+/// known at once (``recordLeafSpan(_:ofKind:in:_:_:)``) makes no object at all. Nothing on a request's path waits
+/// for the exporter, and nothing hops to another task or actor.
 public final class OTLPTracer: Tracer, Sendable {
     public typealias Span = TracedSpan
 
@@ -50,6 +51,28 @@ public final class OTLPTracer: Tracer, Sendable {
             startNanoseconds: sampled ? start ?? DefaultTracerClock.now.nanosecondsSinceEpoch : 0, queue: sampled ? queue : nil)
     }
 
+    /// A span that starts and ends now, under the span of `context`, with one or two attributes: encoded straight
+    /// into the queue (no object, no lock of its own). Nothing is made under a span that is not sampled.
+    public func recordLeafSpan(
+        _ operationName: String, ofKind kind: SpanKind, in context: ServiceContext, _ first: (key: String, value: TraceValue),
+        _ second: (key: String, value: TraceValue)? = nil
+    ) {
+        let parent = context.tracedSpan?.identity
+        // Under an unsampled span it would have no parent in the trace, whatever the sampler.
+        if let parent, !parent.sampled { return }
+        let (newTraceID, spanID) = ids.next(newTrace: parent == nil)
+        let traceID = parent?.traceID ?? newTraceID
+        guard sampler.samples(traceID: traceID, parent: parent) else { return }
+        let now = DefaultTracerClock.now.nanosecondsSinceEpoch
+        var state = TracedSpan.State(name: operationName)
+        state.fixed = .pair(first, second)
+        state.endNanoseconds = now
+        queue.append(
+            SpanHeader(
+                identity: SpanIdentity(traceID: traceID, spanID: spanID, sampled: true, traceState: parent?.traceState),
+                parentSpanID: parent?.spanID, kind: kind, startNanoseconds: now), state)
+    }
+
     /// Asks the exporter to send what is queued at its next look (a few milliseconds), without waiting.
     public func forceFlush() {
         queue.requestFlush()
@@ -71,8 +94,8 @@ public final class OTLPTracer: Tracer, Sendable {
     }
 }
 
-/// A span of ``OTLPTracer``. Unsampled spans record nothing (their identity still propagates); a sampled span goes
-/// to the export queue when it ends, once, and is read from there by the encoder (nothing changes it after its end).
+/// A span of ``OTLPTracer``. Unsampled spans record nothing (their identity still propagates); a sampled span is
+/// encoded into the export queue when it ends, once (nothing changes it after its end).
 public final class TracedSpan: Span, Sendable {
     /// The context the span was started in; ``context`` adds the span only when asked (a leaf span never is).
     let parentContext: ServiceContext
@@ -87,8 +110,8 @@ public final class TracedSpan: Span, Sendable {
 
     struct State {
         var name: String
-        /// A server span's HTTP attributes, as fields (see ``recordServerRequest(_:)``).
-        var server: HTTPServerAttributes?
+        /// Attributes kept as fields: a server span's request (``recordServerRequest(_:)``) or a leaf span's.
+        var fixed: FixedAttributes?
         /// Set with ``TracedSpan/record(_:_:)``: no dictionary, no existential; merged with `attributes` on export.
         var recorded: [(key: String, value: TraceValue)] = []
         var attributes = SpanAttributes()
@@ -100,7 +123,7 @@ public final class TracedSpan: Span, Sendable {
 
         /// The name as exported: a server span's method and route once they are recorded.
         var exportedName: String {
-            guard let server, let route = server.route else { return name }
+            guard case .server(let server) = fixed, let route = server.route else { return name }
             return server.method + " " + route
         }
     }
@@ -179,7 +202,7 @@ public final class TracedSpan: Span, Sendable {
         guard queue != nil else { return }
         state.withLock { state in
             guard state.endNanoseconds == nil else { return }
-            state.server = request
+            state.fixed = .server(request)
             if let code = request.statusCode, code >= 500, state.status?.code != .ok { state.status = SpanStatus(code: .error) }
         }
     }
@@ -231,26 +254,57 @@ public final class TracedSpan: Span, Sendable {
         finish(at: DefaultTracerClock.now.nanosecondsSinceEpoch)
     }
 
+    /// Ends the span once: it is encoded into the queue under its own lock (the queue's is taken inside it, never
+    /// the other way round).
     private func finish(at endNanoseconds: UInt64) {
         guard let queue else { return }
-        let first = state.withLock { state in
-            guard state.endNanoseconds == nil else { return false }
+        let header = SpanHeader(identity: identity, parentSpanID: parentSpanID, kind: kind, startNanoseconds: startNanoseconds)
+        state.withLock { state in
+            guard state.endNanoseconds == nil else { return }
             state.endNanoseconds = endNanoseconds
-            return true
+            queue.append(header, state)
         }
-        if first { queue.append(self) }
+    }
+}
+
+/// What a span is besides its ``TracedSpan/State``: set when it starts.
+struct SpanHeader {
+    var identity: SpanIdentity
+    var parentSpanID: SpanID?
+    var kind: SpanKind
+    var startNanoseconds: UInt64
+}
+
+/// Attributes a span keeps as fields rather than in an array: a server span's request, or a leaf span's one or two.
+enum FixedAttributes: Sendable {
+    case server(HTTPServerAttributes)
+    case pair((key: String, value: TraceValue), (key: String, value: TraceValue)?)
+
+    /// How many attributes ``visit(_:)`` gives.
+    var count: Int {
+        switch self {
+        case .server(let server): server.count
+        case .pair(_, let second): second == nil ? 1 : 2
+        }
     }
 
-    /// What the encoder reads of an ended span, under its lock.
-    func withState(_ body: (borrowing State) -> Void) {
-        state.withLock { body($0) }
+    /// Each attribute, by name.
+    func visit(_ body: (String, TraceValue) -> Void) {
+        switch self {
+        case .server(let server): server.visit(body)
+        case .pair(let first, let second):
+            body(first.key, first.value)
+            if let second { body(second.key, second.value) }
+        }
     }
 
-    /// The name as exported.
-    var name: String { state.withLock { $0.exportedName } }
-
-    /// The events recorded so far.
-    var events: [SpanEvent] { state.withLock { $0.events } }
+    /// Whether an attribute of this name is among them (one recorded otherwise under it is not repeated).
+    func contains(_ key: String) -> Bool {
+        switch self {
+        case .server: HTTPServerAttributes.names.contains(key)
+        case .pair(let first, let second): first.key == key || second?.key == key
+        }
+    }
 }
 
 /// A server span's request, as the stable HTTP semantic conventions name it: `http.request.method`, `url.path`,
@@ -288,14 +342,22 @@ public enum TraceValue: Sendable {
     case array([TraceValue])
 }
 
-/// Ended spans waiting for the exporter: bounded (`OTEL_BSP_MAX_QUEUE_SIZE`); a span that finds it full is dropped
-/// and counted, so a collector that is down or slow costs requests nothing.
+/// Ended spans waiting for the exporter, already encoded: bounded (`OTEL_BSP_MAX_QUEUE_SIZE` spans); a span that
+/// finds it full is dropped and counted, so a collector that is down or slow costs requests nothing.
+///
+/// The spans are kept in chunks of at most a batch (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`), each chunk the bytes of its
+/// spans as the batch's request carries them: a batch leaves by taking the oldest chunk, with no copy under the lock.
 final class SpanQueue: Sendable {
     let capacity: Int
+    let batchSize: Int
+    let encoder: OTLPEncoder
     private let state: NIOLockedValueBox<State>
 
     private struct State {
-        var spans: CircularBuffer<TracedSpan>
+        var chunks = CircularBuffer<Chunk>(initialCapacity: 8)
+        var count = 0
+        /// Where a span is written before it goes into its chunk, with its length (protobuf); reused.
+        var scratch: [UInt8] = []
         var dropped = 0
         var flushRequested = false
         /// Spans accepted since the start, and spans taken for export since the start: the queue is first in,
@@ -304,23 +366,45 @@ final class SpanQueue: Sendable {
         var taken = 0
     }
 
-    init(capacity: Int) {
-        self.capacity = capacity
-        state = NIOLockedValueBox(State(spans: CircularBuffer(initialCapacity: min(capacity, 4096))))
-    }
+    private struct Chunk {
+        var spans: [UInt8] = []
+        var count = 0
 
-    func append(_ span: TracedSpan) {
-        state.withLockedValue { state in
-            if state.spans.count < capacity {
-                state.spans.append(span)
-                state.accepted += 1
-            } else {
-                state.dropped += 1
-            }
+        init(batchSize: Int) {
+            spans.reserveCapacity(batchSize * 256)
         }
     }
 
-    var count: Int { state.withLockedValue { $0.spans.count } }
+    init(capacity: Int, batchSize: Int = 512, encoder: OTLPEncoder = OTLPEncoder()) {
+        self.capacity = capacity
+        self.batchSize = max(1, min(batchSize, capacity))
+        self.encoder = encoder
+        var state = State()
+        state.scratch.reserveCapacity(1024)
+        self.state = NIOLockedValueBox(state)
+    }
+
+    /// Encodes an ended span into the newest chunk, unless the queue is full.
+    func append(_ header: SpanHeader, _ span: borrowing TracedSpan.State) {
+        state.withLockedValue { state in
+            guard state.count < capacity else {
+                state.dropped += 1
+                return
+            }
+            var chunk = state.chunks.popLast() ?? Chunk(batchSize: batchSize)
+            if chunk.count >= batchSize {
+                state.chunks.append(chunk)
+                chunk = Chunk(batchSize: batchSize)
+            }
+            encoder.appendSpan(header, span, to: &chunk.spans, scratch: &state.scratch, first: chunk.count == 0)
+            chunk.count += 1
+            state.chunks.append(chunk)
+            state.count += 1
+            state.accepted += 1
+        }
+    }
+
+    var count: Int { state.withLockedValue { $0.count } }
 
     /// Spans dropped since the start.
     var dropped: Int { state.withLockedValue { $0.dropped } }
@@ -340,22 +424,18 @@ final class SpanQueue: Sendable {
     /// How many spans the queue has accepted since the start.
     var accepted: Int { state.withLockedValue { $0.accepted } }
 
-    /// The oldest `limit` spans, removed from the queue.
-    func take(upTo limit: Int) -> [TracedSpan] {
-        takeBatch(upTo: limit).spans
-    }
-
-    /// The oldest `limit` spans, removed from the queue, and how many spans have been taken since the start with
-    /// these: once this batch is sent, every span accepted up to that count has left.
-    func takeBatch(upTo limit: Int) -> (spans: [TracedSpan], through: Int) {
-        var batch: [TracedSpan] = []
-        batch.reserveCapacity(min(limit, capacity))
-        let through = state.withLockedValue { state in
-            for _ in 0..<min(limit, state.spans.count) { batch.append(state.spans.removeFirst()) }
-            state.taken += batch.count
-            return state.taken
+    /// The oldest batch (at most `batchSize` spans) as the request that carries it, removed from the queue; how many
+    /// spans it holds; and how many spans have been taken since the start with it: once it is sent, every span
+    /// accepted up to that count has left. Nil when the queue is empty.
+    func takeBatch() -> (body: [UInt8], count: Int, through: Int)? {
+        let taken: (Chunk, Int)? = state.withLockedValue { state in
+            guard let chunk = state.chunks.popFirst() else { return nil }
+            state.count -= chunk.count
+            state.taken += chunk.count
+            return (chunk, state.taken)
         }
-        return (batch, through)
+        guard let (chunk, through) = taken else { return nil }
+        return (encoder.request(spans: chunk.spans), chunk.count, through)
     }
 }
 

@@ -55,12 +55,13 @@ public final class TraceExport: Sendable {
 
     private init(settings: TraceSettings, scheduleDelay: Duration, logger: Logger) {
         let counters = TraceExportCounters()
-        let queue = SpanQueue(capacity: settings.maxQueueSize)
+        let encoder = OTLPEncoder(settings: settings)
+        let queue = SpanQueue(capacity: settings.maxQueueSize, batchSize: settings.maxExportBatchSize, encoder: encoder)
         self.settings = settings
         self.counters = counters
         tracer = OTLPTracer(sampler: settings.sampler, queue: queue)
         service = SpanBatcher(
-            queue: queue, settings: settings, scheduleDelay: scheduleDelay, encoder: OTLPEncoder(settings: settings), counters: counters,
+            queue: queue, settings: settings, scheduleDelay: scheduleDelay, contentType: encoder.contentType, counters: counters,
             logger: logger)
     }
 
@@ -113,7 +114,7 @@ struct SpanBatcher: Service, CustomStringConvertible {
     let queue: SpanQueue
     let settings: TraceSettings
     let scheduleDelay: Duration
-    let encoder: OTLPEncoder
+    let contentType: String
     let counters: TraceExportCounters
     let logger: Logger
 
@@ -128,7 +129,7 @@ struct SpanBatcher: Service, CustomStringConvertible {
         // The exporter's own requests are not traced: each would be a span to export, and so on for ever.
         configuration.tracing.tracer = nil
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration, backgroundActivityLogger: logger)
-        let sender = OTLPSender(client: client, settings: settings, contentType: encoder.contentType)
+        let sender = OTLPSender(client: client, settings: settings, contentType: contentType)
         let stopping = NIOLockedValueBox(false)
         await withGracefulShutdownHandler {
             let look = min(scheduleDelay, .milliseconds(25))
@@ -138,7 +139,7 @@ struct SpanBatcher: Service, CustomStringConvertible {
                 var scheduled = ContinuousClock.now >= due || queue.takeFlushRequest()
                 if scheduled { due = ContinuousClock.now + scheduleDelay }
                 while queue.count >= settings.maxExportBatchSize || (scheduled && queue.count > 0) {
-                    await send(queue.takeBatch(upTo: settings.maxExportBatchSize), with: sender, deadline: .now + settings.exportTimeout)
+                    await send(queue.takeBatch(), with: sender, deadline: .now + settings.exportTimeout)
                     scheduled = false
                 }
             }
@@ -149,24 +150,23 @@ struct SpanBatcher: Service, CustomStringConvertible {
         logger.debug("Sending the spans left", metadata: ["count": "\(queue.count)"])
         let deadline = ContinuousClock.now + settings.exportTimeout
         while queue.count > 0 && ContinuousClock.now < deadline {
-            await send(queue.takeBatch(upTo: settings.maxExportBatchSize), with: sender, deadline: deadline)
+            await send(queue.takeBatch(), with: sender, deadline: deadline)
         }
         logger.debug("Closing the trace exporter's connections")
         try? await client.shutdown()
         logger.debug("Trace export stopped")
     }
 
-    private func send(_ taken: (spans: [TracedSpan], through: Int), with sender: OTLPSender, deadline: ContinuousClock.Instant) async {
-        let batch = taken.spans
-        guard !batch.isEmpty else { return }
-        let result = await sender.send(encoder.encode(batch), deadline: deadline)
+    private func send(_ taken: (body: [UInt8], count: Int, through: Int)?, with sender: OTLPSender, deadline: ContinuousClock.Instant) async {
+        guard let taken else { return }
+        let result = await sender.send(taken.body, deadline: deadline)
         let outcome = counters.record(success: result == nil, through: taken.through)
         if let failure = result, outcome.firstFailure {
             logger.warning(
                 "Failed to export batch of spans; further failures are logged at debug level until one succeeds",
-                metadata: ["error": "\(failure)", "batch_size": "\(batch.count)", "endpoint": "\(settings.tracesURL)"])
+                metadata: ["error": "\(failure)", "batch_size": "\(taken.count)", "endpoint": "\(settings.tracesURL)"])
         } else if let failure = result {
-            logger.debug("Failed to export batch of spans", metadata: ["error": "\(failure)", "batch_size": "\(batch.count)"])
+            logger.debug("Failed to export batch of spans", metadata: ["error": "\(failure)", "batch_size": "\(taken.count)"])
         } else if outcome.recovered {
             logger.info("Trace export works again")
         }

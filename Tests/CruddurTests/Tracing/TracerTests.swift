@@ -9,8 +9,19 @@ struct TracerTests {
     static let callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
     static let callerSpan = "00f067aa0ba902b7"
 
-    private func tracer(_ sampler: TraceSampler = TraceSampler(followsParent: true, ratio: 1), capacity: Int = 100) -> OTLPTracer {
-        OTLPTracer(sampler: sampler, queue: SpanQueue(capacity: capacity))
+    private func tracer(
+        _ sampler: TraceSampler = TraceSampler(followsParent: true, ratio: 1), capacity: Int = 100, batchSize: Int = 512,
+        encoding: TraceSettings.Encoding = .json
+    ) -> OTLPTracer {
+        OTLPTracer(sampler: sampler, queue: SpanQueue(capacity: capacity, batchSize: batchSize, encoder: OTLPEncoder(encoding: encoding)))
+    }
+
+    /// The spans of the queue's next batch, as OTLP/JSON objects (the tracer's encoding must be JSON).
+    private func nextBatch(_ tracer: OTLPTracer) throws -> [[String: Any]] {
+        let batch = try #require(tracer.queue.takeBatch())
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(batch.body)) as? [String: Any])
+        let resourceSpans = try #require((document["resourceSpans"] as? [[String: Any]])?.first)
+        return try #require((resourceSpans["scopeSpans"] as? [[String: Any]])?.first?["spans"] as? [[String: Any]])
     }
 
     private func extracted(_ headers: [String: String], by tracer: OTLPTracer) -> ServiceContext {
@@ -74,7 +85,7 @@ struct TracerTests {
         #expect(carrier["tracestate"] == "congo=t61rcWkgMzE")
         span.end()
         span.end()
-        #expect(tracer.queue.take(upTo: 10).count == 1, "a span is exported once, however often it is ended")
+        #expect(tracer.queue.accepted == 1 && tracer.queue.count == 1, "a span is exported once, however often it is ended")
     }
 
     @Test("parent-based sampling follows the caller; a ratio samples that share of new traces; unsampled spans record nothing")
@@ -101,23 +112,45 @@ struct TracerTests {
     }
 
     @Test("the queue holds at most its capacity; the rest are dropped and counted, and batches leave oldest first")
-    func boundedQueue() {
-        let tracer = tracer(capacity: 5)
+    func boundedQueue() throws {
+        let tracer = tracer(capacity: 5, batchSize: 2)
         for index in 0..<8 { tracer.startSpan("span \(index)", context: .topLevel, ofKind: .internal).end() }
         #expect(tracer.queue.count == 5)
         #expect(tracer.queue.dropped == 3)
-        #expect(tracer.queue.take(upTo: 2).map(\.name) == ["span 0", "span 1"])
-        #expect(tracer.queue.take(upTo: 10).map(\.name) == ["span 2", "span 3", "span 4"])
+        #expect(try nextBatch(tracer).map { $0["name"] as? String } == ["span 0", "span 1"])
+        #expect(try nextBatch(tracer).map { $0["name"] as? String } == ["span 2", "span 3"])
+        #expect(try nextBatch(tracer).map { $0["name"] as? String } == ["span 4"])
         #expect(tracer.queue.count == 0)
+        #expect(tracer.queue.takeBatch() == nil)
         // What a flush waits for: the n-th accepted span has left once a finished batch reached n.
         #expect(tracer.queue.accepted == 5)
         for index in 0..<3 { tracer.startSpan("later \(index)", context: .topLevel, ofKind: .internal).end() }
         #expect(tracer.queue.accepted == 8)
-        let first = tracer.queue.takeBatch(upTo: 2)
-        #expect(first.spans.map(\.name) == ["later 0", "later 1"] && first.through == 7)
-        let second = tracer.queue.takeBatch(upTo: 2)
-        #expect(second.spans.map(\.name) == ["later 2"] && second.through == 8)
-        #expect(tracer.queue.takeBatch(upTo: 2).through == 8)
+        let first = try #require(tracer.queue.takeBatch())
+        #expect(first.count == 2 && first.through == 7)
+        let second = try #require(tracer.queue.takeBatch())
+        #expect(second.count == 1 && second.through == 8)
+    }
+
+    @Test("a leaf span is encoded at once under its parent, with its attributes; none under an unsampled parent")
+    func leafSpans() throws {
+        let tracer = tracer()
+        let parent = tracer.startSpan("GET", context: .topLevel, ofKind: .server)
+        tracer.recordLeafSpan(
+            "feed cache", ofKind: .internal, in: parent.context, ("cruddur.feed_cache.hit", .bool(true)), ("cruddur.feed_cache.limit", .int(20)))
+        parent.end()
+        let unsampledCaller = extracted(["traceparent": "00-\(Self.callerTrace)-\(Self.callerSpan)-00"], by: tracer)
+        tracer.recordLeafSpan("feed cache", ofKind: .internal, in: unsampledCaller, ("cruddur.feed_cache.hit", .bool(false)))
+        let spans = try nextBatch(tracer)
+        #expect(spans.count == 2)
+        let leaf = try #require(spans.first)
+        #expect(leaf["name"] as? String == "feed cache")
+        #expect(leaf["parentSpanId"] as? String == parent.identity.spanID.description)
+        #expect(leaf["traceId"] as? String == parent.identity.traceID.description)
+        let attributes = try #require(leaf["attributes"] as? [[String: Any]])
+        #expect(attributes.map { $0["key"] as? String } == ["cruddur.feed_cache.hit", "cruddur.feed_cache.limit"])
+        #expect((attributes[0]["value"] as? [String: Any])?["boolValue"] as? Bool == true)
+        #expect((attributes[1]["value"] as? [String: Any])?["intValue"] as? String == "20")
     }
 
     @Test("an error is recorded by its type only: its text may hold values")
@@ -127,11 +160,14 @@ struct TracerTests {
         let span = tracer.startSpan("post", context: .topLevel, ofKind: .server)
         span.recordError(Refused())
         span.end()
-        let finished = try #require(tracer.queue.take(upTo: 1).first)
-        #expect(finished.events.map(\.name) == ["exception"])
-        let type = try #require(finished.events.first?.attributes.get("exception.type"))
-        #expect("\(type)".contains("Refused"))
-        #expect(!"\(finished.events)".contains("bayko"))
+        #expect(tracer.queue.count == 1)
+        let exported = try nextBatch(tracer)
+        #expect(!"\(exported)".contains("bayko"))
+        let events = try #require(exported.first?["events"] as? [[String: Any]])
+        #expect(events.map { $0["name"] as? String } == ["exception"])
+        let type = try #require((events.first?["attributes"] as? [[String: Any]])?.first)
+        #expect(type["key"] as? String == "exception.type")
+        #expect(((type["value"] as? [String: Any])?["stringValue"] as? String)?.contains("Refused") == true)
     }
 }
 
@@ -143,13 +179,7 @@ extension TracerTests {
         let span = tracer.startSpan("escape \u{02}", context: .topLevel, ofKind: .internal)
         span.record("cruddur.text", .string(text))
         span.end()
-        let settings = try #require(
-            try TraceSettings.fromEnvironment(
-                ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"], defaultServiceName: "t"))
-        let body = OTLPEncoder(settings: settings).encode(tracer.queue.take(upTo: 1))
-        let document = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
-        let resourceSpans = try #require((document["resourceSpans"] as? [[String: Any]])?.first)
-        let exported = try #require(((resourceSpans["scopeSpans"] as? [[String: Any]])?.first?["spans"] as? [[String: Any]])?.first)
+        let exported = try #require(try nextBatch(tracer).first)
         #expect(exported["name"] as? String == "escape \u{02}")
         let attribute = try #require((exported["attributes"] as? [[String: Any]])?.first)
         #expect((attribute["value"] as? [String: Any])?["stringValue"] as? String == text)
@@ -167,7 +197,7 @@ private struct DictionaryInjector: Injector {
 extension TracerTests {
     @Test("a large protobuf batch is framed exactly: every length (up to three-byte varints) covers its message, spans intact")
     func protobufFraming() throws {
-        let tracer = tracer(capacity: 1000)
+        let tracer = tracer(capacity: 1000, batchSize: 1000, encoding: .protobuf)
         let padding = String(repeating: "p", count: 150)
         for index in 0..<300 {
             let span = tracer.startSpan("span \(index)", context: .topLevel, ofKind: .internal)
@@ -179,9 +209,7 @@ extension TracerTests {
         server.recordServerRequest(
             HTTPServerAttributes(method: "GET", path: "/api/activities/home", requestID: "r-1", route: "/api/activities/home", statusCode: 503))
         server.end()
-        let settings = try #require(
-            try TraceSettings.fromEnvironment(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"], defaultServiceName: "t"))
-        let body = OTLPEncoder(settings: settings).encode(tracer.queue.take(upTo: 1000))
+        let body = try #require(tracer.queue.takeBatch()).body
         #expect(body.count > 16_384, "the batch needs a three-byte length")
 
         let request = try ProtobufFields.parse(body[...])
