@@ -58,20 +58,21 @@ struct OTLPEncoder: Sendable {
 
     var contentType: String { encoding == .json ? "application/json" : "application/x-protobuf" }
 
-    /// Appends one span to a batch's spans: a `ScopeSpans.spans` field (protobuf, written in `scratch` first so that
+    /// Appends one span to a batch's spans: a `ScopeSpans.spans` field (protobuf, written by `scratch` first so that
     /// its length is known), or an object after a comma unless it is the `first` (JSON).
-    func appendSpan(_ header: SpanHeader, _ state: borrowing TracedSpan.State, to spans: inout [UInt8], scratch: inout [UInt8], first: Bool) {
+    func appendSpan(
+        _ header: SpanHeader, _ state: borrowing TracedSpan.State, to spans: inout [UInt8], scratch: inout SpanRecordWriter, first: Bool
+    ) {
         switch encoding {
         case .protobuf:
-            var writer = ProtobufWriter(bytes: scratch)
-            scratch = []
-            writer.bytes.removeAll(keepingCapacity: true)
+            if scratch.append(header, state, to: &spans) { return }
+            // Events, links or array values: the general writer.
+            var writer = ProtobufWriter()
             writer.span(header, state)
             var framing = ProtobufWriter(bytes: spans)
             spans = []
             framing.lengthDelimited(2, writer.bytes) // ScopeSpans.spans
             spans = framing.bytes
-            scratch = writer.bytes
         case .json:
             var writer = JSONWriter(bytes: spans)
             spans = []
@@ -152,7 +153,7 @@ extension TraceValue {
 
 /// The attributes that fit the limit (the fixed ones first, then those recorded directly, then the
 /// Tracing API's not overridden by them), and how many did not.
-private func limited(
+func limited(
     _ recorded: [(key: String, value: TraceValue)], _ attributes: SpanAttributes, fixed: FixedAttributes? = nil
 ) -> (
     kept: [(key: String, value: TraceValue)], dropped: Int
@@ -318,7 +319,7 @@ struct ProtobufWriter {
     }
 
     /// The size of `value` as ``value(_:)`` writes it; nil for an array (written as a patched message).
-    private static func valueSize(_ value: TraceValue) -> Int? {
+    static func valueSize(_ value: TraceValue) -> Int? {
         switch value {
         case .string(let text):
             let count = text.utf8.count

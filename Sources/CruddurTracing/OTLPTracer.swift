@@ -351,13 +351,13 @@ final class SpanQueue: Sendable {
     let capacity: Int
     let batchSize: Int
     let encoder: OTLPEncoder
-    private let state: NIOLockedValueBox<State>
+    private let state: Mutex<State>
 
-    private struct State {
+    private struct State: ~Copyable {
         var chunks = CircularBuffer<Chunk>(initialCapacity: 8)
         var count = 0
         /// Where a span is written before it goes into its chunk, with its length (protobuf); reused.
-        var scratch: [UInt8] = []
+        var scratch = SpanRecordWriter()
         var dropped = 0
         var flushRequested = false
         /// Spans accepted since the start, and spans taken for export since the start: the queue is first in,
@@ -379,14 +379,12 @@ final class SpanQueue: Sendable {
         self.capacity = capacity
         self.batchSize = max(1, min(batchSize, capacity))
         self.encoder = encoder
-        var state = State()
-        state.scratch.reserveCapacity(1024)
-        self.state = NIOLockedValueBox(state)
+        state = Mutex(State())
     }
 
     /// Encodes an ended span into the newest chunk, unless the queue is full.
     func append(_ header: SpanHeader, _ span: borrowing TracedSpan.State) {
-        state.withLockedValue { state in
+        state.withLock { state in
             guard state.count < capacity else {
                 state.dropped += 1
                 return
@@ -404,31 +402,31 @@ final class SpanQueue: Sendable {
         }
     }
 
-    var count: Int { state.withLockedValue { $0.count } }
+    var count: Int { state.withLock { $0.count } }
 
     /// Spans dropped since the start.
-    var dropped: Int { state.withLockedValue { $0.dropped } }
+    var dropped: Int { state.withLock { $0.dropped } }
 
     func requestFlush() {
-        state.withLockedValue { $0.flushRequested = true }
+        state.withLock { $0.flushRequested = true }
     }
 
     /// Whether a flush was asked for since the last call.
     func takeFlushRequest() -> Bool {
-        state.withLockedValue { state in
+        state.withLock { state in
             defer { state.flushRequested = false }
             return state.flushRequested
         }
     }
 
     /// How many spans the queue has accepted since the start.
-    var accepted: Int { state.withLockedValue { $0.accepted } }
+    var accepted: Int { state.withLock { $0.accepted } }
 
     /// The oldest batch (at most `batchSize` spans) as the request that carries it, removed from the queue; how many
     /// spans it holds; and how many spans have been taken since the start with it: once it is sent, every span
     /// accepted up to that count has left. Nil when the queue is empty.
     func takeBatch() -> (body: [UInt8], count: Int, through: Int)? {
-        let taken: (Chunk, Int)? = state.withLockedValue { state in
+        let taken: (Chunk, Int)? = state.withLock { state in
             guard let chunk = state.chunks.popFirst() else { return nil }
             state.count -= chunk.count
             state.taken += chunk.count

@@ -205,6 +205,12 @@ extension TracerTests {
             span.record("cruddur.index", .int(Int64(index)))
             span.end()
         }
+        // Events, array values and a status message take the general writer.
+        let general = tracer.startSpan("general", context: .topLevel, ofKind: .client)
+        general.addEvent(SpanEvent(name: "retry", attributes: ["cruddur.padding": .string(padding)]))
+        general.record("cruddur.list", .array([.int(1), .int(2)]))
+        general.setStatus(SpanStatus(code: .error, message: "refused"))
+        general.end()
         let server = tracer.startSpan("GET", context: .topLevel, ofKind: .server)
         server.recordServerRequest(
             HTTPServerAttributes(method: "GET", path: "/api/activities/home", requestID: "r-1", route: "/api/activities/home", statusCode: 503))
@@ -218,13 +224,20 @@ extension TracerTests {
         #expect(resourceSpans.map(\.field) == [1, 2])
         let scopeSpans = try ProtobufFields.parse(resourceSpans[1].payload)
         let spans = scopeSpans.filter { $0.field == 2 }
-        #expect(spans.count == 301)
+        #expect(spans.count == 302)
         for (index, span) in spans.prefix(300).enumerated() {
             let fields = try ProtobufFields.parse(span.payload)
             #expect(fields.first { $0.field == 5 }.map { String(decoding: $0.payload, as: UTF8.self) } == "span \(index)")
             #expect(fields.filter { $0.field == 9 }.count == 2)
         }
-        let serverFields = try ProtobufFields.parse(spans[300].payload)
+        let generalFields = try ProtobufFields.parse(spans[300].payload)
+        #expect(generalFields.first { $0.field == 5 }.map { String(decoding: $0.payload, as: UTF8.self) } == "general")
+        let event = try ProtobufFields.parse(try #require(generalFields.first { $0.field == 11 }, "the event").payload)
+        #expect(event.first { $0.field == 2 }.map { String(decoding: $0.payload, as: UTF8.self) } == "retry")
+        #expect(generalFields.filter { $0.field == 9 }.count == 1, "the array attribute")
+        let generalStatus = try ProtobufFields.parse(try #require(generalFields.first { $0.field == 15 }).payload)
+        #expect(generalStatus.first.map { String(decoding: $0.payload, as: UTF8.self) } == "refused")
+        let serverFields = try ProtobufFields.parse(spans[301].payload)
         #expect(serverFields.first { $0.field == 5 }.map { String(decoding: $0.payload, as: UTF8.self) } == "GET /api/activities/home")
         let keys = try serverFields.filter { $0.field == 9 }.map { try ProtobufFields.parse($0.payload)[0].payload }
         #expect(
