@@ -4,7 +4,7 @@ import Tracing
 /// An `ExportTraceServiceRequest` (OTLP 1.x, `opentelemetry/proto/collector/trace/v1`), in the binary protobuf
 /// encoding or OTLP/JSON: one resource (the process), one instrumentation scope, the batch's spans.
 ///
-/// Spans are encoded one by one as they end (``appendSpan(_:_:to:scratch:first:)``), into the bytes a batch's
+/// Spans are encoded one by one as they end (``withEncodedSpan(_:_:_:)``), into the bytes a batch's
 /// request carries them as; ``request(spans:)`` puts a batch's spans in their envelope.
 struct OTLPEncoder: Sendable {
     let encoding: TraceSettings.Encoding
@@ -58,31 +58,26 @@ struct OTLPEncoder: Sendable {
 
     var contentType: String { encoding == .json ? "application/json" : "application/x-protobuf" }
 
-    /// Appends one span to a batch's spans: a `ScopeSpans.spans` field (protobuf, written by `scratch` first so that
-    /// its length is known), or an object after a comma unless it is the `first` (JSON).
-    func appendSpan(
-        _ header: SpanHeader, _ state: borrowing TracedSpan.State, to spans: inout [UInt8], scratch: inout SpanRecordWriter, first: Bool
-    ) {
+    /// Gives `body` one span's bytes as a batch's request carries them: a `ScopeSpans.spans` field (protobuf; the
+    /// usual span written on the stack), or the span's object (JSON; the queue puts the commas between them).
+    func withEncodedSpan(_ header: SpanHeader, _ state: borrowing TracedSpan.State, _ body: (UnsafeRawBufferPointer) -> Void) {
         switch encoding {
         case .protobuf:
-            if scratch.append(header, state, to: &spans) { return }
+            if SpanRecordWriter.withFramedSpan(header, state, body) { return }
             // Events, links or array values: the general writer.
             var writer = ProtobufWriter()
             writer.span(header, state)
-            var framing = ProtobufWriter(bytes: spans)
-            spans = []
+            var framing = ProtobufWriter()
             framing.lengthDelimited(2, writer.bytes) // ScopeSpans.spans
-            spans = framing.bytes
+            framing.bytes.withUnsafeBytes(body)
         case .json:
-            var writer = JSONWriter(bytes: spans)
-            spans = []
-            if !first { writer.raw(",") }
+            var writer = JSONWriter()
             writer.span(header, state)
-            spans = writer.bytes
+            writer.bytes.withUnsafeBytes(body)
         }
     }
 
-    /// The `ExportTraceServiceRequest` of a batch, around its spans as ``appendSpan(_:_:to:scratch:first:)`` wrote them.
+    /// The `ExportTraceServiceRequest` of a batch, around its spans, one after the other as ``withEncodedSpan(_:_:_:)`` gave them (with commas between them in JSON).
     func request(spans: [UInt8]) -> [UInt8] {
         var body: [UInt8] = []
         switch encoding {

@@ -65,7 +65,7 @@ public final class OTLPTracer: Tracer, Sendable {
         guard sampler.samples(traceID: traceID, parent: parent) else { return }
         let now = DefaultTracerClock.now.nanosecondsSinceEpoch
         var state = TracedSpan.State(name: operationName)
-        state.fixed = .pair(first, second)
+        state.fixed = .pair(key: first.key, value: first.value, secondKey: second?.key, secondValue: second?.value)
         state.endNanoseconds = now
         queue.append(
             SpanHeader(
@@ -278,13 +278,13 @@ struct SpanHeader {
 /// Attributes a span keeps as fields rather than in an array: a server span's request, or a leaf span's one or two.
 enum FixedAttributes: Sendable {
     case server(HTTPServerAttributes)
-    case pair((key: String, value: TraceValue), (key: String, value: TraceValue)?)
+    case pair(key: String, value: TraceValue, secondKey: String?, secondValue: TraceValue?)
 
     /// How many attributes ``visit(_:)`` gives.
     var count: Int {
         switch self {
         case .server(let server): server.count
-        case .pair(_, let second): second == nil ? 1 : 2
+        case .pair(_, _, let secondKey, _): secondKey == nil ? 1 : 2
         }
     }
 
@@ -292,9 +292,9 @@ enum FixedAttributes: Sendable {
     func visit(_ body: (String, TraceValue) -> Void) {
         switch self {
         case .server(let server): server.visit(body)
-        case .pair(let first, let second):
-            body(first.key, first.value)
-            if let second { body(second.key, second.value) }
+        case .pair(let key, let value, let secondKey, let secondValue):
+            body(key, value)
+            if let secondKey, let secondValue { body(secondKey, secondValue) }
         }
     }
 
@@ -302,7 +302,7 @@ enum FixedAttributes: Sendable {
     func contains(_ key: String) -> Bool {
         switch self {
         case .server: HTTPServerAttributes.names.contains(key)
-        case .pair(let first, let second): first.key == key || second?.key == key
+        case .pair(let first, _, let second, _): first == key || second == key
         }
     }
 }
@@ -352,13 +352,14 @@ final class SpanQueue: Sendable {
     let batchSize: Int
     let encoder: OTLPEncoder
     private let state: Mutex<State>
+    /// The queue's length as of its last change, read without the lock: a span that finds the queue full is
+    /// neither encoded nor locked for.
+    private let length = Atomic<Int>(0)
+    private let droppedSpans = Atomic<Int>(0)
 
-    private struct State: ~Copyable {
+    private struct State {
         var chunks = CircularBuffer<Chunk>(initialCapacity: 8)
         var count = 0
-        /// Where a span is written before it goes into its chunk, with its length (protobuf); reused.
-        var scratch = SpanRecordWriter()
-        var dropped = 0
         var flushRequested = false
         /// Spans accepted since the start, and spans taken for export since the start: the queue is first in,
         /// first out, so a span accepted as the n-th has left once n have been taken and their batches finished.
@@ -382,30 +383,39 @@ final class SpanQueue: Sendable {
         state = Mutex(State())
     }
 
-    /// Encodes an ended span into the newest chunk, unless the queue is full.
+    /// Encodes an ended span (outside the lock) and adds it to the newest chunk, unless the queue is full.
     func append(_ header: SpanHeader, _ span: borrowing TracedSpan.State) {
-        state.withLock { state in
-            guard state.count < capacity else {
-                state.dropped += 1
-                return
-            }
-            var chunk = state.chunks.popLast() ?? Chunk(batchSize: batchSize)
-            if chunk.count >= batchSize {
+        guard length.load(ordering: .relaxed) < capacity else {
+            droppedSpans.wrappingAdd(1, ordering: .relaxed)
+            return
+        }
+        let separated = encoder.encoding == .json
+        encoder.withEncodedSpan(header, span) { bytes in
+            state.withLock { state in
+                guard state.count < capacity else {
+                    droppedSpans.wrappingAdd(1, ordering: .relaxed)
+                    return
+                }
+                var chunk = state.chunks.popLast() ?? Chunk(batchSize: batchSize)
+                if chunk.count >= batchSize {
+                    state.chunks.append(chunk)
+                    chunk = Chunk(batchSize: batchSize)
+                }
+                if separated, chunk.count > 0 { chunk.spans.append(UInt8(ascii: ",")) }
+                chunk.spans.append(contentsOf: bytes)
+                chunk.count += 1
                 state.chunks.append(chunk)
-                chunk = Chunk(batchSize: batchSize)
+                state.count += 1
+                length.store(state.count, ordering: .relaxed)
+                state.accepted += 1
             }
-            encoder.appendSpan(header, span, to: &chunk.spans, scratch: &state.scratch, first: chunk.count == 0)
-            chunk.count += 1
-            state.chunks.append(chunk)
-            state.count += 1
-            state.accepted += 1
         }
     }
 
     var count: Int { state.withLock { $0.count } }
 
     /// Spans dropped since the start.
-    var dropped: Int { state.withLock { $0.dropped } }
+    var dropped: Int { droppedSpans.load(ordering: .relaxed) }
 
     func requestFlush() {
         state.withLock { $0.flushRequested = true }
@@ -429,6 +439,7 @@ final class SpanQueue: Sendable {
         let taken: (Chunk, Int)? = state.withLock { state in
             guard let chunk = state.chunks.popFirst() else { return nil }
             state.count -= chunk.count
+            length.store(state.count, ordering: .relaxed)
             state.taken += chunk.count
             return (chunk, state.taken)
         }

@@ -3,23 +3,19 @@ import Tracing
 /// The usual span (no events, links or array values) in protobuf, written straight into memory reserved for it: its
 /// size is bounded first, then each field is a store, with none of an array's checks per byte. Spans it does not
 /// take go through ``ProtobufWriter``.
-struct SpanRecordWriter: ~Copyable {
-    private var storage: UnsafeMutablePointer<UInt8>
-    private var capacity: Int
+struct SpanRecordWriter {
+    private let storage: UnsafeMutablePointer<UInt8>
     private var count = 0
 
-    init(capacity: Int = 1024) {
-        self.capacity = capacity
-        storage = .allocate(capacity: capacity)
+    private init(storage: UnsafeMutablePointer<UInt8>) {
+        self.storage = storage
     }
 
-    deinit {
-        storage.deallocate()
-    }
-
-    /// Appends `span` as a `ScopeSpans.spans` field (tag, length, the span) to `output`; false, with nothing appended,
-    /// for a span this writer does not take.
-    mutating func append(_ span: SpanHeader, _ state: borrowing TracedSpan.State, to output: inout [UInt8]) -> Bool {
+    /// Gives `body` the bytes of `span` as a `ScopeSpans.spans` field (tag, length, the span), written in memory on
+    /// the stack; false, without calling `body`, for a span this writer does not take.
+    static func withFramedSpan(
+        _ span: SpanHeader, _ state: borrowing TracedSpan.State, _ body: (UnsafeRawBufferPointer) -> Void
+    ) -> Bool {
         guard state.events.isEmpty, state.links.isEmpty else { return false }
         let (kept, dropped) = limited(state.recorded, state.attributes, fixed: state.fixed)
         var bound = 160 + (span.identity.traceState?.utf8.count ?? 0) + state.name.utf8.count + (state.status?.message?.utf8.count ?? 0)
@@ -37,23 +33,24 @@ struct SpanRecordWriter: ~Copyable {
         }
         guard simple else { return false }
         if case .server(let server) = state.fixed, let route = server.route { bound += server.method.utf8.count + route.utf8.count + 1 }
-        if bound > capacity {
-            storage.deallocate()
-            capacity = bound * 2
-            storage = .allocate(capacity: capacity)
+        // The span goes after room for its field's tag and length (at most 6 bytes), which are then written just
+        // before it.
+        let headerRoom = 6
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: headerRoom + bound) { buffer in
+            let spanStart = buffer.baseAddress! + headerRoom
+            var writer = SpanRecordWriter(storage: spanStart)
+            writer.write(span, state, kept: kept, dropped: dropped)
+            precondition(writer.count <= bound, "a span outgrew its bound")
+            let lengthSize = ProtobufWriter.varintSize(UInt64(writer.count))
+            let start = spanStart - 1 - lengthSize
+            start[0] = 0x12 // ScopeSpans.spans (field 2, length-delimited)
+            var length = UInt64(writer.count)
+            for index in 1...lengthSize {
+                start[index] = UInt8(truncatingIfNeeded: length) | (index < lengthSize ? 0x80 : 0)
+                length >>= 7
+            }
+            body(UnsafeRawBufferPointer(start: start, count: 1 + lengthSize + writer.count))
         }
-        count = 0
-        write(span, state, kept: kept, dropped: dropped)
-        precondition(count <= bound, "a span outgrew its bound")
-        output.reserveCapacity(output.count + count + 6)
-        output.append(0x12) // ScopeSpans.spans (field 2, length-delimited)
-        var length = UInt64(count)
-        while length >= 0x80 {
-            output.append(UInt8(truncatingIfNeeded: length) | 0x80)
-            length >>= 7
-        }
-        output.append(UInt8(length))
-        output.append(contentsOf: UnsafeBufferPointer(start: storage, count: count))
         return true
     }
 
