@@ -142,6 +142,9 @@ struct OutageTests {
         defer { server.process.signal(SIGKILL) }
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 32
+        // Below the server's idle timeout (15 s): the client closes a kept-alive connection it no longer uses before the
+        // server does, so no request races the server's close (`remoteConnectionClosed` on a loaded machine).
+        configuration.connectionPool.idleTimeout = .seconds(5)
         configuration.timeout = .init(connect: .seconds(5), read: .seconds(15))
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
 
