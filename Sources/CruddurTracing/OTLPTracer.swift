@@ -41,7 +41,8 @@ public final class OTLPTracer: Tracer, Sendable {
     }
 
     private func startSpan(_ operationName: String, in parentContext: ServiceContext, ofKind kind: SpanKind, at start: UInt64?) -> TracedSpan {
-        let parent = parentContext.tracedSpan?.identity
+        // A request's context is usually empty: no generic lookup for it.
+        let parent = parentContext.isEmpty ? nil : parentContext.tracedSpan?.identity
         let (newTraceID, spanID) = ids.next(newTrace: parent == nil)
         let traceID = parent?.traceID ?? newTraceID
         let sampled = sampler.samples(traceID: traceID, parent: parent)
