@@ -157,6 +157,16 @@ struct ReadCoalescingTests {
         }
     }
 
+    /// Whether `condition` comes to hold within `limit`, looked at every 2 ms.
+    private static func eventually(within limit: Duration = .seconds(10), _ condition: () -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while !condition() {
+            guard ContinuousClock.now < deadline else { return false }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        return true
+    }
+
     /// Sessions of this database waiting for a lock.
     private static func queriesWaitingForALock(_ connection: PostgresConnection) async throws -> Int {
         let rows = try await connection.query(
@@ -176,11 +186,11 @@ struct ReadCoalescingTests {
             tasks.withLockedValue { $0[reader] = task }
         }
         start(0)
-        try await Task.sleep(for: .milliseconds(100))
+        // Waits for what a loaded machine may run late, instead of sleeping a fixed time.
+        try #require(try await Self.eventually { log.started == 1 })
         for reader in 1...3 { start(reader) }
-        // Read 1 (reader 0) ends at ~400 ms; one of readers 1–3 then runs read 2 for the other two.
-        try await Task.sleep(for: .milliseconds(500))
-        #expect(log.started == 2)
+        // Read 1 (reader 0) takes 400 ms; one of readers 1–3 then runs read 2 for the other two.
+        try #require(try await Self.eventually { log.started == 2 })
         let secondReader = try #require(log.readers.last)
         let cancelled = try #require(tasks.withLockedValue { $0[secondReader] })
         cancelled.cancel()
