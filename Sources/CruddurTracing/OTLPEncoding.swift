@@ -84,8 +84,8 @@ struct OTLPEncoder: Sendable {
         case .protobuf:
             let scopeSpans = scopeField.count + spans.count
             let resourceSpans = resourceField.count + 1 + ProtobufWriter.varintSize(UInt64(scopeSpans)) + scopeSpans
-            body.reserveCapacity(resourceSpans + 8)
-            var writer = ProtobufWriter(bytes: body)
+            var writer = ProtobufWriter()
+            writer.bytes.reserveCapacity(resourceSpans + 8)
             writer.header(1, length: resourceSpans) // ExportTraceServiceRequest.resource_spans
             writer.bytes.append(contentsOf: resourceField)
             writer.header(2, length: scopeSpans) // ResourceSpans.scope_spans
@@ -153,8 +153,9 @@ func limited(
 ) -> (
     kept: [(key: String, value: TraceValue)], dropped: Int
 ) {
-    // The request path's spans only `record`: nothing to merge, and the array is returned without a copy.
-    if attributes.isEmpty, fixed == nil, recorded.count <= OTLPEncoder.attributeLimit { return (recorded, 0) }
+    // The request path's spans only `record`, or keep theirs as fields: nothing to merge, and the array is returned
+    // without a copy.
+    if attributes.isEmpty, recorded.isEmpty || (fixed == nil && recorded.count <= OTLPEncoder.attributeLimit) { return (recorded, 0) }
     let limit = OTLPEncoder.attributeLimit - (fixed?.count ?? 0)
     var kept: [(key: String, value: TraceValue)] = []
     var dropped = 0

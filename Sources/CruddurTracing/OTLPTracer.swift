@@ -52,26 +52,28 @@ public final class OTLPTracer: Tracer, Sendable {
             startNanoseconds: sampled ? start ?? DefaultTracerClock.now.nanosecondsSinceEpoch : 0, queue: sampled ? queue : nil)
     }
 
-    /// A span that starts and ends now, under the span of `context`, with one or two attributes: encoded straight
-    /// into the queue (no object, no lock of its own). Nothing is made under a span that is not sampled.
+    /// A span that starts and ends now, under the span of `context`, with one or two attributes, and no object of
+    /// its own: a local parent that is still running holds it and encodes it with itself, under one lock of the
+    /// queue, when it ends; otherwise it is encoded into the queue at once. Nothing is made under a span that is not
+    /// sampled.
     public func recordLeafSpan(
         _ operationName: String, ofKind kind: SpanKind, in context: ServiceContext, _ first: (key: String, value: TraceValue),
         _ second: (key: String, value: TraceValue)? = nil
     ) {
-        let parent = context.tracedSpan?.identity
+        let parentSpan = context.tracedSpan
+        let parent = parentSpan?.identity
         // Under an unsampled span it would have no parent in the trace, whatever the sampler.
         if let parent, !parent.sampled { return }
         let (newTraceID, spanID) = ids.next(newTrace: parent == nil)
         let traceID = parent?.traceID ?? newTraceID
         guard sampler.samples(traceID: traceID, parent: parent) else { return }
-        let now = DefaultTracerClock.now.nanosecondsSinceEpoch
-        var state = TracedSpan.State(name: operationName)
-        state.fixed = .pair(key: first.key, value: first.value, secondKey: second?.key, secondValue: second?.value)
-        state.endNanoseconds = now
-        queue.append(
-            SpanHeader(
-                identity: SpanIdentity(traceID: traceID, spanID: spanID, sampled: true, traceState: parent?.traceState),
-                parentSpanID: parent?.spanID, kind: kind, startNanoseconds: now), state)
+        let leaf = LeafSpan(
+            spanID: spanID, name: operationName, kind: kind, nanoseconds: DefaultTracerClock.now.nanosecondsSinceEpoch,
+            attributes: .pair(key: first.key, value: first.value, secondKey: second?.key, secondValue: second?.value))
+        if let parentSpan, parentSpan.hold(leaf) { return }
+        let (header, state) = leaf.record(
+            under: SpanIdentity(traceID: traceID, spanID: spanID, sampled: true, traceState: parent?.traceState), parentSpanID: parent?.spanID)
+        queue.append(header, state)
     }
 
     /// Asks the exporter to send what is queued at its next look (a few milliseconds), without waiting.
@@ -111,7 +113,7 @@ public final class TracedSpan: Span, Sendable {
 
     struct State {
         var name: String
-        /// Attributes kept as fields: a server span's request (``recordServerRequest(_:)``) or a leaf span's.
+        /// Attributes kept as fields: a server span's request (``end(serving:)``) or a leaf span's.
         var fixed: FixedAttributes?
         /// Set with ``TracedSpan/record(_:_:)``: no dictionary, no existential; merged with `attributes` on export.
         var recorded: [(key: String, value: TraceValue)] = []
@@ -121,6 +123,8 @@ public final class TracedSpan: Span, Sendable {
         var links: [SpanLink] = []
         /// When the span ended; nil while it runs.
         var endNanoseconds: UInt64?
+        /// A leaf span under this one (``OTLPTracer/recordLeafSpan(_:ofKind:in:_:_:)``), encoded with it at its end.
+        var heldLeaf: LeafSpan?
 
         /// The name as exported: a server span's method and route once they are recorded.
         var exportedName: String {
@@ -196,15 +200,29 @@ public final class TracedSpan: Span, Sendable {
         }
     }
 
-    /// A server span's request: its HTTP attributes as fields, written by the encoder under their semantic-convention
-    /// names, and its name (`GET /api/activities/home`) once the route is known; a 5xx status marks the span as an
-    /// error. One lock, no attribute storage; a no-op when not recording.
-    public func recordServerRequest(_ request: HTTPServerAttributes) {
-        guard queue != nil else { return }
+    /// Ends a server span with its request: its HTTP attributes as fields, written by the encoder under their
+    /// semantic-convention names, and its name (`GET /api/activities/home`) once the route is known; a 5xx status
+    /// marks the span as an error. One lock, no attribute storage; only ends it when not recording.
+    public func end(serving request: HTTPServerAttributes) {
+        guard let queue else { return }
+        let now = DefaultTracerClock.now.nanosecondsSinceEpoch
+        let header = header
         state.withLock { state in
             guard state.endNanoseconds == nil else { return }
             state.fixed = .server(request)
             if let code = request.statusCode, code >= 500, state.status?.code != .ok { state.status = SpanStatus(code: .error) }
+            state.endNanoseconds = now
+            queue.append(header, state)
+        }
+    }
+
+    /// Keeps a leaf span to encode with this one; false when this span does not record, has ended, or holds one.
+    func hold(_ leaf: LeafSpan) -> Bool {
+        guard queue != nil else { return false }
+        return state.withLock { state in
+            guard state.endNanoseconds == nil, state.heldLeaf == nil else { return false }
+            state.heldLeaf = leaf
+            return true
         }
     }
 
@@ -255,16 +273,37 @@ public final class TracedSpan: Span, Sendable {
         finish(at: DefaultTracerClock.now.nanosecondsSinceEpoch)
     }
 
+    private var header: SpanHeader {
+        SpanHeader(identity: identity, parentSpanID: parentSpanID, kind: kind, startNanoseconds: startNanoseconds)
+    }
+
     /// Ends the span once: it is encoded into the queue under its own lock (the queue's is taken inside it, never
     /// the other way round).
     private func finish(at endNanoseconds: UInt64) {
         guard let queue else { return }
-        let header = SpanHeader(identity: identity, parentSpanID: parentSpanID, kind: kind, startNanoseconds: startNanoseconds)
+        let header = header
         state.withLock { state in
             guard state.endNanoseconds == nil else { return }
             state.endNanoseconds = endNanoseconds
             queue.append(header, state)
         }
+    }
+}
+
+/// A span that starts and ends at one instant with one or two attributes: the feed cache's decision.
+struct LeafSpan: Sendable {
+    var spanID: SpanID
+    var name: String
+    var kind: SpanKind
+    var nanoseconds: UInt64
+    var attributes: FixedAttributes
+
+    /// The span as the encoder takes it, with its identity and its parent's span id.
+    func record(under identity: SpanIdentity, parentSpanID: SpanID?) -> (SpanHeader, TracedSpan.State) {
+        var state = TracedSpan.State(name: name)
+        state.fixed = attributes
+        state.endNanoseconds = nanoseconds
+        return (SpanHeader(identity: identity, parentSpanID: parentSpanID, kind: kind, startNanoseconds: nanoseconds), state)
     }
 }
 
@@ -359,7 +398,9 @@ final class SpanQueue: Sendable {
     private let droppedSpans = Atomic<Int>(0)
 
     private struct State {
-        var chunks = CircularBuffer<Chunk>(initialCapacity: 8)
+        /// Full chunks, oldest first, and the chunk spans are added to.
+        var full = CircularBuffer<Chunk>(initialCapacity: 8)
+        var open: Chunk
         var count = 0
         var flushRequested = false
         /// Spans accepted since the start, and spans taken for export since the start: the queue is first in,
@@ -381,36 +422,58 @@ final class SpanQueue: Sendable {
         self.capacity = capacity
         self.batchSize = max(1, min(batchSize, capacity))
         self.encoder = encoder
-        state = Mutex(State())
+        state = Mutex(State(open: Chunk(batchSize: self.batchSize)))
     }
 
-    /// Encodes an ended span (outside the lock) and adds it to the newest chunk, unless the queue is full.
+    /// Encodes an ended span (outside the lock), after the leaf span it holds if any, and adds them to the open
+    /// chunk, unless the queue is full.
     func append(_ header: SpanHeader, _ span: borrowing TracedSpan.State) {
-        guard length.load(ordering: .relaxed) < capacity else {
+        let spans = span.heldLeaf == nil ? 1 : 2
+        guard length.load(ordering: .relaxed) + spans <= capacity else {
+            droppedSpans.wrappingAdd(spans, ordering: .relaxed)
+            return
+        }
+        guard let leaf = span.heldLeaf else {
+            encoder.withEncodedSpan(header, span) { bytes in
+                state.withLock { state in add(bytes, to: &state) }
+            }
+            return
+        }
+        let (leafHeader, leafState) = leaf.record(
+            under: SpanIdentity(
+                traceID: header.identity.traceID, spanID: leaf.spanID, sampled: true, traceState: header.identity.traceState),
+            parentSpanID: header.identity.spanID)
+        encoder.withEncodedSpan(leafHeader, leafState) { leafBytes in
+            encoder.withEncodedSpan(header, span) { bytes in
+                state.withLock { state in
+                    // Both or neither: a leaf without its parent would be an orphan in the trace.
+                    guard state.count + 2 <= capacity else {
+                        droppedSpans.wrappingAdd(2, ordering: .relaxed)
+                        return
+                    }
+                    add(leafBytes, to: &state)
+                    add(bytes, to: &state)
+                }
+            }
+        }
+    }
+
+    /// One encoded span into the open chunk (which is first closed if it holds a batch), or dropped when full.
+    private func add(_ bytes: UnsafeRawBufferPointer, to state: inout State) {
+        guard state.count < capacity else {
             droppedSpans.wrappingAdd(1, ordering: .relaxed)
             return
         }
-        let separated = encoder.encoding == .json
-        encoder.withEncodedSpan(header, span) { bytes in
-            state.withLock { state in
-                guard state.count < capacity else {
-                    droppedSpans.wrappingAdd(1, ordering: .relaxed)
-                    return
-                }
-                var chunk = state.chunks.popLast() ?? Chunk(batchSize: batchSize)
-                if chunk.count >= batchSize {
-                    state.chunks.append(chunk)
-                    chunk = Chunk(batchSize: batchSize)
-                }
-                if separated, chunk.count > 0 { chunk.spans.append(UInt8(ascii: ",")) }
-                chunk.spans.append(contentsOf: bytes)
-                chunk.count += 1
-                state.chunks.append(chunk)
-                state.count += 1
-                length.store(state.count, ordering: .relaxed)
-                state.accepted += 1
-            }
+        if state.open.count >= batchSize {
+            state.full.append(state.open)
+            state.open = Chunk(batchSize: batchSize)
         }
+        if encoder.encoding == .json, state.open.count > 0 { state.open.spans.append(UInt8(ascii: ",")) }
+        state.open.spans.append(contentsOf: bytes)
+        state.open.count += 1
+        state.count += 1
+        length.store(state.count, ordering: .relaxed)
+        state.accepted += 1
     }
 
     var count: Int { state.withLock { $0.count } }
@@ -437,8 +500,18 @@ final class SpanQueue: Sendable {
     /// spans it holds; and how many spans have been taken since the start with it: once it is sent, every span
     /// accepted up to that count has left. Nil when the queue is empty.
     func takeBatch() -> (body: [UInt8], count: Int, through: Int)? {
+        // Made before the lock, in case the open chunk is the one taken.
+        var fresh = Chunk(batchSize: batchSize)
         let taken: (Chunk, Int)? = state.withLock { state in
-            guard let chunk = state.chunks.popFirst() else { return nil }
+            let chunk: Chunk
+            if let full = state.full.popFirst() {
+                chunk = full
+            } else if state.open.count > 0 {
+                swap(&fresh, &state.open)
+                chunk = fresh
+            } else {
+                return nil
+            }
             state.count -= chunk.count
             length.store(state.count, ordering: .relaxed)
             state.taken += chunk.count

@@ -49,17 +49,15 @@ struct RequestObservationMiddleware<Context: RequestContext>: RouterMiddleware {
                 response = try await renderedResponse(request, context: context, next: next)
             }
         } catch {
-            finish(request, context: context, requestID: id, started: started, span: span, status: 500, bytes: 0)
             span?.recordError(error)
-            span?.end()
+            finish(request, context: context, requestID: id, started: started, span: span, status: 500, bytes: 0)
             throw error
         }
         response.headers[.xRequestID] = id
+        // Every response here is a buffer already built: the span ends when the handler has answered.
         finish(
             request, context: context, requestID: id, started: started, span: span, status: response.status.code,
             bytes: Int64(response.body.contentLength ?? 0))
-        // Every response here is a buffer already built: the span ends when the handler has answered.
-        span?.end()
         return response
     }
 
@@ -78,6 +76,7 @@ struct RequestObservationMiddleware<Context: RequestContext>: RouterMiddleware {
         return tracer.startSpan(request.method.rawValue, in: parent, ofKind: .server)
     }
 
+    /// Counts and logs the request, and ends its span (if any) with its HTTP attributes.
     private func finish(
         _ request: Request, context: Context, requestID: String, started: ContinuousClock.Instant, span: TracedSpan?, status: Int, bytes: Int64
     ) {
@@ -86,8 +85,8 @@ struct RequestObservationMiddleware<Context: RequestContext>: RouterMiddleware {
         let route = Self.route(context)
         metrics?.requestFinished(method: method, route: route, status: status, duration: elapsed)
         if let span, span.identity.sampled {
-            span.recordServerRequest(
-                HTTPServerAttributes(method: method, path: request.uri.path, requestID: requestID, route: route, statusCode: status))
+            span.end(
+                serving: HTTPServerAttributes(method: method, path: request.uri.path, requestID: requestID, route: route, statusCode: status))
         }
         if let accessLog {
             let components = elapsed.components

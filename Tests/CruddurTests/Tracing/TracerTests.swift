@@ -132,25 +132,54 @@ struct TracerTests {
         #expect(second.count == 1 && second.through == 8)
     }
 
-    @Test("a leaf span is encoded at once under its parent, with its attributes; none under an unsampled parent")
+    @Test("a leaf span is held by its running parent and encoded just before it, with its attributes; none under an unsampled parent")
     func leafSpans() throws {
         let tracer = tracer()
         let parent = tracer.startSpan("GET", context: .topLevel, ofKind: .server)
         tracer.recordLeafSpan(
             "feed cache", ofKind: .internal, in: parent.context, ("cruddur.feed_cache.hit", .bool(true)), ("cruddur.feed_cache.limit", .int(20)))
+        #expect(tracer.queue.count == 0, "held by its parent until the parent ends")
+        // A parent holds one: a second leaf is encoded at once.
+        tracer.recordLeafSpan("second", ofKind: .internal, in: parent.context, ("cruddur.index", .int(2)))
+        #expect(tracer.queue.count == 1)
         parent.end()
+        // An ended parent holds nothing either.
+        tracer.recordLeafSpan("after the end", ofKind: .internal, in: parent.context, ("cruddur.index", .int(3)))
         let unsampledCaller = extracted(["traceparent": "00-\(Self.callerTrace)-\(Self.callerSpan)-00"], by: tracer)
         tracer.recordLeafSpan("feed cache", ofKind: .internal, in: unsampledCaller, ("cruddur.feed_cache.hit", .bool(false)))
         let spans = try nextBatch(tracer)
-        #expect(spans.count == 2)
-        let leaf = try #require(spans.first)
-        #expect(leaf["name"] as? String == "feed cache")
-        #expect(leaf["parentSpanId"] as? String == parent.identity.spanID.description)
-        #expect(leaf["traceId"] as? String == parent.identity.traceID.description)
-        let attributes = try #require(leaf["attributes"] as? [[String: Any]])
+        #expect(spans.map { $0["name"] as? String } == ["second", "feed cache", "GET", "after the end"])
+        for leaf in [spans[0], spans[1], spans[3]] {
+            #expect(leaf["parentSpanId"] as? String == parent.identity.spanID.description)
+            #expect(leaf["traceId"] as? String == parent.identity.traceID.description)
+            #expect(leaf["spanId"] as? String != parent.identity.spanID.description)
+            #expect(leaf["startTimeUnixNano"] as? String == leaf["endTimeUnixNano"] as? String)
+        }
+        #expect(Set(spans.map { $0["spanId"] as? String }).count == 4)
+        let attributes = try #require(spans[1]["attributes"] as? [[String: Any]])
         #expect(attributes.map { $0["key"] as? String } == ["cruddur.feed_cache.hit", "cruddur.feed_cache.limit"])
         #expect((attributes[0]["value"] as? [String: Any])?["boolValue"] as? Bool == true)
         #expect((attributes[1]["value"] as? [String: Any])?["intValue"] as? String == "20")
+    }
+
+    @Test("a parent and its held leaf keep the batch size and the capacity: split across batches, or both dropped and counted")
+    func heldLeafLimits() throws {
+        let tracer = tracer(capacity: 4, batchSize: 2)
+        tracer.startSpan("first", context: .topLevel, ofKind: .internal).end()
+        let parent = tracer.startSpan("parent", context: .topLevel, ofKind: .server)
+        tracer.recordLeafSpan("leaf", ofKind: .internal, in: parent.context, ("cruddur.index", .int(1)))
+        parent.end()
+        // One place left: a parent and its leaf are dropped together, never the parent alone.
+        let full = tracer.startSpan("parent of a full queue", context: .topLevel, ofKind: .server)
+        tracer.recordLeafSpan("leaf of a full queue", ofKind: .internal, in: full.context, ("cruddur.index", .int(2)))
+        full.end()
+        #expect(tracer.queue.count == 3)
+        tracer.startSpan("fourth", context: .topLevel, ofKind: .internal).end()
+        #expect(tracer.queue.count == 4)
+        #expect(tracer.queue.dropped == 2)
+        #expect(try nextBatch(tracer).map { $0["name"] as? String } == ["first", "leaf"])
+        #expect(try nextBatch(tracer).map { $0["name"] as? String } == ["parent", "fourth"])
+        #expect(tracer.queue.takeBatch() == nil)
     }
 
     @Test("an error is recorded by its type only: its text may hold values")
@@ -212,9 +241,9 @@ extension TracerTests {
         general.setStatus(SpanStatus(code: .error, message: "refused"))
         general.end()
         let server = tracer.startSpan("GET", context: .topLevel, ofKind: .server)
-        server.recordServerRequest(
-            HTTPServerAttributes(method: "GET", path: "/api/activities/home", requestID: "r-1", route: "/api/activities/home", statusCode: 503))
-        server.end()
+        server.end(
+            serving: HTTPServerAttributes(
+                method: "GET", path: "/api/activities/home", requestID: "r-1", route: "/api/activities/home", statusCode: 503))
         let body = try #require(tracer.queue.takeBatch()).body
         #expect(body.count > 16_384, "the batch needs a three-byte length")
 
