@@ -51,13 +51,21 @@ public struct LogLine: Sendable {
     /// Appends the line's UTF-8 bytes (newline included) to `bytes`: no intermediate strings, for writers of many lines.
     public func append(to bytes: inout [UInt8], format: LogFormat) {
         switch format {
-        case .text: appendText(to: &bytes)
-        case .json: appendJSON(to: &bytes)
+        case .text: appendText(to: &bytes) { Self.appendISO8601(timestamp, to: &$0) }
+        case .json: appendJSON(to: &bytes) { Self.appendISO8601(timestamp, to: &$0) }
         }
     }
 
-    private func appendText(to bytes: inout [UInt8]) {
-        Self.appendISO8601(timestamp, to: &bytes)
+    /// The same, for a writer of many lines in a row: their timestamps through `timestamps`.
+    public func append(to bytes: inout [UInt8], format: LogFormat, timestamps: inout TimestampWriter) {
+        switch format {
+        case .text: appendText(to: &bytes) { timestamps.append(timestamp, to: &$0) }
+        case .json: appendJSON(to: &bytes) { timestamps.append(timestamp, to: &$0) }
+        }
+    }
+
+    private func appendText(to bytes: inout [UInt8], timestamp appendTimestamp: (inout [UInt8]) -> Void) {
+        appendTimestamp(&bytes)
         bytes.append(UInt8(ascii: " "))
         bytes.append(contentsOf: level.utf8)
         bytes.append(UInt8(ascii: " "))
@@ -82,9 +90,9 @@ public struct LogLine: Sendable {
         bytes.append(UInt8(ascii: "\n"))
     }
 
-    private func appendJSON(to bytes: inout [UInt8]) {
+    private func appendJSON(to bytes: inout [UInt8], timestamp appendTimestamp: (inout [UInt8]) -> Void) {
         bytes.append(contentsOf: #"{"timestamp":""#.utf8)
-        Self.appendISO8601(timestamp, to: &bytes)
+        appendTimestamp(&bytes)
         bytes.append(contentsOf: #"","level":"#.utf8)
         JSONText.appendString(level, to: &bytes)
         bytes.append(contentsOf: #","message":"#.utf8)
@@ -130,25 +138,56 @@ public struct LogLine: Sendable {
 
     /// `2026-12-01T14:33:15.123Z`.
     static func appendISO8601(_ time: timespec, to bytes: inout [UInt8]) {
-        var seconds = time_t(time.tv_sec)
+        appendDateTime(time.tv_sec, to: &bytes)
+        appendMilliseconds(time, to: &bytes)
+    }
+
+    /// `2026-12-01T14:33:15.`: the date and time of `seconds` since the epoch, to the second.
+    static func appendDateTime(_ seconds: Int, to bytes: inout [UInt8]) {
+        var seconds = time_t(seconds)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        func field(_ value: Int, width: Int, then separator: UInt8) {
-            var value = max(0, value)
-            let start = bytes.count
-            for _ in 0..<width { bytes.append(UInt8(ascii: "0")) }
-            for position in stride(from: start + width - 1, through: start, by: -1) {
-                bytes[position] = UInt8(ascii: "0") + UInt8(value % 10)
-                value /= 10
-            }
-            bytes.append(separator)
+        appendDigits(Int(parts.tm_year) + 1900, width: 4, then: UInt8(ascii: "-"), to: &bytes)
+        appendDigits(Int(parts.tm_mon) + 1, width: 2, then: UInt8(ascii: "-"), to: &bytes)
+        appendDigits(Int(parts.tm_mday), width: 2, then: UInt8(ascii: "T"), to: &bytes)
+        appendDigits(Int(parts.tm_hour), width: 2, then: UInt8(ascii: ":"), to: &bytes)
+        appendDigits(Int(parts.tm_min), width: 2, then: UInt8(ascii: ":"), to: &bytes)
+        appendDigits(Int(parts.tm_sec), width: 2, then: UInt8(ascii: "."), to: &bytes)
+    }
+
+    /// `123Z`: the milliseconds of `time`.
+    static func appendMilliseconds(_ time: timespec, to bytes: inout [UInt8]) {
+        appendDigits(Int(time.tv_nsec / 1_000_000), width: 3, then: UInt8(ascii: "Z"), to: &bytes)
+    }
+
+    private static func appendDigits(_ value: Int, width: Int, then separator: UInt8, to bytes: inout [UInt8]) {
+        var value = max(0, value)
+        let start = bytes.count
+        for _ in 0..<width { bytes.append(UInt8(ascii: "0")) }
+        for position in stride(from: start + width - 1, through: start, by: -1) {
+            bytes[position] = UInt8(ascii: "0") + UInt8(value % 10)
+            value /= 10
         }
-        field(Int(parts.tm_year) + 1900, width: 4, then: UInt8(ascii: "-"))
-        field(Int(parts.tm_mon) + 1, width: 2, then: UInt8(ascii: "-"))
-        field(Int(parts.tm_mday), width: 2, then: UInt8(ascii: "T"))
-        field(Int(parts.tm_hour), width: 2, then: UInt8(ascii: ":"))
-        field(Int(parts.tm_min), width: 2, then: UInt8(ascii: ":"))
-        field(Int(parts.tm_sec), width: 2, then: UInt8(ascii: "."))
-        field(Int(time.tv_nsec / 1_000_000), width: 3, then: UInt8(ascii: "Z"))
+        bytes.append(separator)
+    }
+}
+
+/// Timestamps for a writer of many lines in a row (the access log): the date and time are formatted once per
+/// second, and only the milliseconds per line.
+public struct TimestampWriter {
+    private var second = Int.min
+    private var dateTime: [UInt8] = []
+
+    public init() {}
+
+    /// `2026-12-01T14:33:15.123Z`, as ``LogLine`` writes it.
+    public mutating func append(_ time: timespec, to bytes: inout [UInt8]) {
+        if time.tv_sec != second {
+            dateTime.removeAll(keepingCapacity: true)
+            LogLine.appendDateTime(time.tv_sec, to: &dateTime)
+            second = time.tv_sec
+        }
+        bytes.append(contentsOf: dateTime)
+        LogLine.appendMilliseconds(time, to: &bytes)
     }
 }

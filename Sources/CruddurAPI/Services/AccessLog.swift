@@ -72,15 +72,21 @@ public final class AccessLog: Service, Sendable {
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(entries.count * 200)
+        var timestamps = TimestampWriter()
+        // One array for every line's metadata, emptied in place.
+        var metadata: [(key: String, value: LogLine.Value)] = []
+        metadata.reserveCapacity(7)
         for entry in entries {
-            var metadata: [(key: String, value: LogLine.Value)] = [
-                (LogLine.requestIDKey, .string(entry.requestID)), ("method", .string(entry.method)), ("route", .string(entry.route)),
-                ("status", .integer(Int64(entry.status))), ("duration_us", .integer(entry.durationMicroseconds)),
-                ("bytes", .integer(entry.bytes)),
-            ]
-            if let traceID = entry.traceID { metadata.insert((LogLine.traceIDKey, .string(traceID.description)), at: 1) }
+            metadata.removeAll(keepingCapacity: true)
+            metadata.append((LogLine.requestIDKey, .string(entry.requestID)))
+            if let traceID = entry.traceID { metadata.append((LogLine.traceIDKey, .string(traceID.description))) }
+            metadata.append(("method", .string(entry.method)))
+            metadata.append(("route", .string(entry.route)))
+            metadata.append(("status", .integer(Int64(entry.status))))
+            metadata.append(("duration_us", .integer(entry.durationMicroseconds)))
+            metadata.append(("bytes", .integer(entry.bytes)))
             LogLine(timestamp: entry.timestamp, level: "info", label: "cruddur.access", message: "access", source: nil, metadata: metadata)
-                .append(to: &bytes, format: format)
+                .append(to: &bytes, format: format, timestamps: &timestamps)
         }
         if dropped > 0 {
             LogLine(

@@ -31,6 +31,27 @@ struct LogLineTests {
         #expect(timestamp(timespec(tv_sec: 951_782_399, tv_nsec: 999_000_000)) == "2000-02-28T23:59:59.999Z")
     }
 
+    @Test("a writer of many lines formats each second once and every line's time exactly, in both formats")
+    func timestampWriter() {
+        var timestamps = TimestampWriter()
+        let times = [
+            timespec(tv_sec: 951_782_399, tv_nsec: 1_000_000), timespec(tv_sec: 951_782_399, tv_nsec: 999_999_999),
+            timespec(tv_sec: 951_782_400, tv_nsec: 0), Self.time, timespec(tv_sec: 0, tv_nsec: 5_000_000),
+            timespec(tv_sec: 951_782_400, tv_nsec: 250_000_000),
+        ]
+        for format in [LogFormat.text, .json] {
+            for time in times {
+                let line = LogLine(timestamp: time, level: "info", label: "t", message: "m", source: nil, metadata: [("k", .integer(1))])
+                var bytes: [UInt8] = []
+                line.append(to: &bytes, format: format, timestamps: &timestamps)
+                #expect(String(decoding: bytes, as: UTF8.self) == line.rendered(format), "\(time.tv_sec).\(time.tv_nsec)")
+            }
+        }
+        var bytes: [UInt8] = []
+        timestamps.append(timespec(tv_sec: 951_782_400, tv_nsec: 7_000_000), to: &bytes)
+        #expect(String(decoding: bytes, as: UTF8.self) == "2000-02-29T00:00:00.007Z")
+    }
+
     @Test("JSON: the ids at the top level, the rest under metadata, numbers unquoted")
     func json() throws {
         let rendered = Self.line.rendered(.json)
