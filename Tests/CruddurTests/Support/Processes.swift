@@ -103,7 +103,10 @@ struct HTTP {
         let body: String
     }
 
-    static func request(_ method: String, _ url: String, body: String? = nil, headers: [(String, String)] = []) async throws -> Reply {
+    /// `timeout` bounds the whole exchange, from the request's start (waiting for a pooled connection included).
+    static func request(
+        _ method: String, _ url: String, body: String? = nil, headers: [(String, String)] = [], timeout: Duration = .seconds(10)
+    ) async throws -> Reply {
         var request = HTTPClientRequest(url: url)
         request.method = .init(rawValue: method)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
@@ -111,7 +114,7 @@ struct HTTP {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let response = try await HTTPClient.shared.execute(request, timeout: .init(timeout))
         let bytes = try await response.body.collect(upTo: 10 * 1024 * 1024)
         return Reply(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, body: String(buffer: bytes))
     }
